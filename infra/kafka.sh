@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft) on 127.0.0.1:9092, run with plain `java`
+# from the broker jars Maven fetches from Maven Central (infra/kafka/pom.xml).
+# Usage: infra/kafka.sh up|down|status
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$REPO_ROOT/infra/kafka/pom.xml")"
+JARS_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+KAFKA_STATE="$STATE_DIR/kafka"
+PIDFILE="$KAFKA_STATE/kafka.pid"
+LOG_DIR="$KAFKA_STATE/logs"
+PORT="${FLOWYARD_KAFKA_PORT:-9092}"
+CONTROLLER_PORT="${FLOWYARD_KAFKA_CONTROLLER_PORT:-9093}"
+
+fetch_jars() {
+  [[ -f "$JARS_DIR/.complete" ]] && return 0
+  command -v mvn >/dev/null || die "Maven (mvn) is not installed; it fetches the Kafka $KAFKA_VERSION jars from Maven Central"
+  say "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central into $JARS_DIR"
+  mkdir -p "$JARS_DIR"
+  if ! mvn -q -B -f "$REPO_ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$JARS_DIR" -DincludeScope=runtime >"$CACHE_DIR/kafka-fetch.log" 2>&1; then
+    tail -20 "$CACHE_DIR/kafka-fetch.log" >&2
+    die "Maven could not fetch the Kafka jars (is Maven Central reachable?); full log: $CACHE_DIR/kafka-fetch.log"
+  fi
+  touch "$JARS_DIR/.complete"
+}
+
+write_config() {
+  mkdir -p "$KAFKA_STATE/data" "$LOG_DIR"
+  cat >"$KAFKA_STATE/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_STATE/data
+# flowyard creates every topic it needs from the plan; a typo must not create one
+auto.create.topics.enable=false
+num.partitions=1
+# one node: internal topics with RF 3 or min ISR 2 would stall groups and transactions silently
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+default.replication.factor=1
+min.insync.replicas=1
+# tests start many short-lived groups; do not wait 3 s for more members
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+PROPS
+  cat >"$KAFKA_STATE/log4j.properties" <<PROPS
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$LOG_DIR/server.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+PROPS
+}
+
+classpath() { echo "$JARS_DIR/*"; }
+
+up() {
+  command -v java >/dev/null || die "java is not installed; the local Kafka broker needs Java 17 (apt-get install openjdk-17-jre-headless)"
+  if pid_alive "$PIDFILE"; then
+    say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR"
+    return 0
+  fi
+  for p in "$PORT" "$CONTROLLER_PORT"; do
+    port_busy "$p" && die "port $p on 127.0.0.1 is taken by another process (not started by these scripts); stop it or set FLOWYARD_KAFKA_PORT / FLOWYARD_KAFKA_CONTROLLER_PORT"
+  done
+  fetch_jars
+  write_config
+  if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
+    local cluster_id
+    cluster_id="$(java -cp "$(classpath)" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    java -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -cp "$(classpath)" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$KAFKA_STATE/server.properties" >"$LOG_DIR/format.log" 2>&1 \
+      || { cat "$LOG_DIR/format.log" >&2; die "formatting the KRaft storage failed; see $LOG_DIR/format.log"; }
+  fi
+  say "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -Dkafka.logs.dir="$LOG_DIR" \
+    -cp "$(classpath)" kafka.Kafka "$KAFKA_STATE/server.properties" >"$LOG_DIR/stdout.log" 2>&1 &
+  echo $! >"$PIDFILE"
+  wait_ready
+}
+
+wait_ready() {
+  local deadline=$((SECONDS + 90))
+  until port_busy "$PORT"; do
+    pid_alive "$PIDFILE" || { tail -30 "$LOG_DIR/stdout.log" "$LOG_DIR/server.log" >&2 2>/dev/null; die "Kafka exited during start; logs: $LOG_DIR"; }
+    (( SECONDS < deadline )) || die "Kafka did not open 127.0.0.1:$PORT within 90 s; logs: $LOG_DIR"
+    sleep 0.5
+  done
+  # Ready means a metadata request succeeds and a consumer group can join, not just an open port.
+  node "$REPO_ROOT/infra/kafka-ready.mjs" "127.0.0.1:$PORT" \
+    || die "Kafka accepts connections but is not ready (metadata or group join failed); logs: $LOG_DIR"
+  say "Kafka ready on 127.0.0.1:$PORT"
+}
+
+down() { stop_pidfile Kafka "$PIDFILE"; }
+
+status() {
+  if pid_alive "$PIDFILE"; then say "Kafka running (pid $(cat "$PIDFILE")); logs: $LOG_DIR"; else say "Kafka not running"; return 1; fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  reset) down; rm -rf "$KAFKA_STATE"; say "Kafka data removed" ;;
+  *) echo "usage: $0 up|down|status|reset" >&2; exit 2 ;;
+esac

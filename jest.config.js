@@ -1,0 +1,25 @@
+// Two tiers: `unit` (pure logic, no I/O, *.test.ts) and `integration` (*.int.test.ts,
+// real Kafka/Redis on 127.0.0.1 started by `make test`).
+const shared = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  testEnvironment: 'node',
+};
+
+export default {
+  projects: [
+    {
+      ...shared,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{src,test}/**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '/node_modules/'],
+    },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{src,test}/**/*.int.test.ts'],
+      slowTestThreshold: 30,
+    },
+  ],
+};

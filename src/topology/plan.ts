@@ -1,0 +1,132 @@
+/**
+ * The compiled form of a topology: pure, immutable data. Runtime roles read only this;
+ * they never look at the YAML. `compile()` (planner.ts) is the only producer.
+ *
+ * Derived names (DESIGN.md §3):
+ *   destination input topic  <name>.<mode>.<destination>
+ *   completions              <name>.completions
+ *   dead letters             <name>.dlq unless `dlq.topic` is set
+ *   consumer groups          <name>.router, <name>.<destination>, <name>.tracker, <name>.sequencer
+ */
+
+export type Mode = 'cascade' | 'fanout' | 'dag';
+export type Ordering = 'key' | 'none';
+export type RoleName = 'router' | 'worker' | 'tracker' | 'sequencer';
+
+/** A sink's configuration as written in the topology; `type` selects the sink module. */
+export interface SinkConfig {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+export interface RetryPlan {
+  /** Total attempts including the first one. */
+  readonly maxAttempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Retries may not exceed this share of first attempts over `budgetWindowMs`. */
+  readonly budgetRatio: number;
+  readonly budgetWindowMs: number;
+}
+
+export interface CircuitBreakerPlan {
+  /** Open when failures / requests in the window reach this ratio... */
+  readonly failureRatio: number;
+  /** ...and at least this many requests were seen in the window. */
+  readonly minRequests: number;
+  readonly windowMs: number;
+  /** After this long open, let probes through (half-open). */
+  readonly halfOpenAfterMs: number;
+}
+
+export interface PlanSource {
+  readonly topics: readonly string[];
+  readonly format: 'json' | 'avro';
+  readonly schema?: string;
+  /** Field path of the causal (partition) key, e.g. ['customer', 'id']. */
+  readonly keyPath: readonly string[];
+  /** Field path of the event id (idempotency key). */
+  readonly idPath: readonly string[];
+}
+
+export interface PlanDestination {
+  readonly name: string;
+  /** Topic this destination's worker consumes: <name>.<mode>.<destination>. */
+  readonly inputTopic: string;
+  /** Consumer group of this destination's worker: <name>.<destination>. */
+  readonly group: string;
+  readonly sink: SinkConfig;
+  readonly compensate?: SinkConfig;
+  readonly timeoutMs: number;
+  readonly retry: RetryPlan;
+  /** Max writes in flight for this destination (per worker process). */
+  readonly concurrency: number;
+  readonly ordering: Ordering;
+  readonly circuitBreaker: CircuitBreakerPlan;
+  /** Destinations this one must follow (dag `after`; cascade: the previous step). */
+  readonly after: readonly string[];
+  /**
+   * Who puts events on this destination's input topic:
+   * `router` (fan-out, cascade step 1, dag roots), `worker` (single parent: the parent's
+   * worker hands on after success), `tracker` (join node: released when all parents completed).
+   */
+  readonly releasedBy: 'router' | 'worker' | 'tracker';
+  /** Children this destination's worker hands each successful event to directly. */
+  readonly next: readonly string[];
+}
+
+export interface PlanEdge {
+  /** 'router' or a destination name. */
+  readonly from: string;
+  /** A destination name. */
+  readonly to: string;
+  /** Topic the edge travels through (the `to` destination's input topic). */
+  readonly via: string;
+  /** `direct`: produced by `from`; `join`: released by the tracker once all parents completed. */
+  readonly kind: 'direct' | 'join';
+}
+
+export type TopicPurpose = 'source' | 'destination-input' | 'completions' | 'dlq' | 'sequencer-output' | 'sink' | 'compensation';
+
+export interface PlanTopic {
+  readonly name: string;
+  readonly partitions: number;
+  readonly purpose: TopicPurpose;
+  /** Source and sink topics belong to the user; `topics create` creates only `derived` ones plus missing sink topics. */
+  readonly derived: boolean;
+}
+
+export interface PlanRole {
+  readonly role: RoleName;
+  /** Consumer group this role reads with. */
+  readonly group: string;
+  /** Topics this role consumes. */
+  readonly consumes: readonly string[];
+  /** For `worker`: the destination. */
+  readonly destination?: string;
+}
+
+export interface Plan {
+  /** `<name>@<short hash of the normalised topology>`; carried by every record (fy-plan). */
+  readonly id: string;
+  readonly name: string;
+  readonly mode: Mode;
+  readonly source: PlanSource;
+  /** Partition count of derived topics. */
+  readonly partitions: number;
+  /** In topology order. */
+  readonly destinations: readonly PlanDestination[];
+  readonly edges: readonly PlanEdge[];
+  /** Every topic the plan touches, sorted by name. */
+  readonly topics: readonly PlanTopic[];
+  readonly roles: readonly PlanRole[];
+  readonly completionsTopic: string;
+  readonly dlqTopic: string;
+  readonly dedup: { readonly ttlSeconds: number };
+  readonly sequencer?: { readonly output: string; readonly holdMs: number; readonly group: string };
+  readonly groups: {
+    readonly router: string;
+    readonly tracker: string;
+    readonly sequencer: string;
+  };
+}
