@@ -1,4 +1,9 @@
 import type { Command } from 'commander';
+import { register as registerPlan } from './plan.js';
+import { register as registerValidate } from './validate.js';
 
 /** Each subcommand module exports `register(program)`; list them here once. */
-export function registerCommands(_program: Command): void {}
+export function registerCommands(program: Command): void {
+  registerValidate(program);
+  registerPlan(program);
+}

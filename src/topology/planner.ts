@@ -1,0 +1,229 @@
+/**
+ * Compiles a validated topology into its Plan (DESIGN.md §3). Pure and deterministic: the
+ * same topology, however its YAML was ordered or which defaults it spelt out, gives the
+ * same plan and plan id.
+ */
+import { createHash } from 'node:crypto';
+import { DEFAULTS, type Topology, type TopologyDestination } from './spec.js';
+import { kafkaSinkTopic } from '../sinks/kafka/config.js';
+import {
+  completionsTopic,
+  defaultDlqTopic,
+  destinationGroup,
+  destinationInputTopic,
+  fieldPath,
+  roleGroup,
+} from './names.js';
+import type {
+  CircuitBreakerPlan,
+  Mode,
+  Plan,
+  PlanDestination,
+  PlanEdge,
+  PlanRole,
+  PlanSource,
+  PlanTopic,
+  RetryPlan,
+  SinkConfig,
+  TopicPurpose,
+} from './plan.js';
+
+/**
+ * The plan of a topology. Expects a topology that passed validation (`parseTopology` /
+ * `loadTopology`); throws on an `after` naming an unknown destination, which validation
+ * reports with its position.
+ */
+export function compile(topology: Topology): Plan {
+  const { name } = topology;
+  const mode: Mode = topology.mode;
+  const partitions = topology.partitions ?? DEFAULTS.partitions;
+  const source = planSource(topology);
+  const names = topology.destinations.map((destination) => destination.name);
+  const parentsOf = (destination: TopologyDestination, index: number): string[] => {
+    if (mode === 'fanout') return [];
+    if (mode === 'cascade') return index === 0 ? [] : [names[index - 1] as string];
+    return [...(destination.after ?? [])];
+  };
+
+  const skeleton = topology.destinations.map((destination, index) => {
+    const after = parentsOf(destination, index);
+    for (const parent of after) {
+      if (!names.includes(parent)) throw new Error(`compile: destination '${destination.name}' follows unknown '${parent}'; validate the topology first`);
+    }
+    const releasedBy: PlanDestination['releasedBy'] = after.length === 0 ? 'router' : after.length === 1 ? 'worker' : 'tracker';
+    return { destination, after, releasedBy };
+  });
+
+  const destinations: PlanDestination[] = skeleton.map(({ destination, after, releasedBy }) => ({
+    name: destination.name,
+    inputTopic: destinationInputTopic(name, mode, destination.name),
+    group: destinationGroup(name, destination.name),
+    sink: canonicalSink(destination.sink),
+    ...(destination.compensate === undefined ? {} : { compensate: canonicalSink(destination.compensate) }),
+    timeoutMs: destination.timeoutMs ?? DEFAULTS.timeoutMs,
+    retry: retryPlan(destination),
+    concurrency: destination.concurrency ?? DEFAULTS.concurrency,
+    ordering: destination.ordering ?? DEFAULTS.ordering,
+    circuitBreaker: circuitBreakerPlan(destination),
+    after,
+    releasedBy,
+    next: skeleton
+      .filter((child) => child.releasedBy === 'worker' && child.after[0] === destination.name)
+      .map((child) => child.destination.name),
+  }));
+
+  const edges: PlanEdge[] = destinations.flatMap((destination): PlanEdge[] => {
+    const via = destination.inputTopic;
+    if (destination.after.length === 0) return [{ from: 'router', to: destination.name, via, kind: 'direct' }];
+    const kind = destination.releasedBy === 'tracker' ? 'join' : 'direct';
+    return destination.after.map((parent) => ({ from: parent, to: destination.name, via, kind }));
+  });
+
+  const completions = completionsTopic(name);
+  const dlqTopic = topology.dlq?.topic ?? defaultDlqTopic(name);
+  const sequencerSpec = topology.ordering?.sequencer;
+  const groups = { router: roleGroup(name, 'router'), tracker: roleGroup(name, 'tracker'), sequencer: roleGroup(name, 'sequencer') };
+  const sequencer =
+    sequencerSpec === undefined
+      ? undefined
+      : { output: sequencerSpec.output, holdMs: sequencerSpec.holdMs ?? DEFAULTS.sequencerHoldMs, group: groups.sequencer };
+
+  const topic = (name: string, purpose: TopicPurpose, derived: boolean, count = partitions): PlanTopic => ({ name, partitions: count, purpose, derived });
+  const topics: PlanTopic[] = [
+    // flowyard never creates source topics; `partitions` is only what it would give one.
+    ...source.topics.map((name) => topic(name, 'source', false)),
+    ...destinations.map((destination) => topic(destination.inputTopic, 'destination-input', true)),
+    topic(completions, 'completions', true),
+    topic(dlqTopic, 'dlq', true),
+    ...(sequencer === undefined ? [] : [topic(sequencer.output, 'sequencer-output', true)]),
+    ...destinations.flatMap((destination) => {
+      const sink = kafkaSinkTopic(destination.sink);
+      const compensate = kafkaSinkTopic(destination.compensate);
+      return [
+        ...(sink === undefined ? [] : [topic(sink.topic, 'sink', false, sink.partitions)]),
+        ...(compensate === undefined ? [] : [topic(compensate.topic, 'compensation', false, compensate.partitions)]),
+      ];
+    }),
+  ].sort((a, b) => compareText(a.name, b.name));
+
+  const roles: PlanRole[] = [
+    { role: 'router', group: groups.router, consumes: [...source.topics] },
+    ...destinations.map((destination): PlanRole => ({
+      role: 'worker',
+      group: destination.group,
+      consumes: [destination.inputTopic],
+      destination: destination.name,
+    })),
+    { role: 'tracker', group: groups.tracker, consumes: [completions] },
+    // The tracker writes each event's completed/failed record to the completions topic; the sequencer orders those.
+    ...(sequencer === undefined ? [] : [{ role: 'sequencer', group: groups.sequencer, consumes: [completions] } as const]),
+  ];
+
+  const normalised = {
+    name,
+    mode,
+    partitions,
+    source,
+    destinations: destinations.map(({ name: destinationName, sink, compensate, timeoutMs, retry, concurrency, ordering, circuitBreaker, after }) => ({
+      name: destinationName,
+      sink,
+      compensate,
+      timeoutMs,
+      retry,
+      concurrency,
+      ordering,
+      circuitBreaker,
+      after: mode === 'dag' ? after : [],
+    })),
+    dedup: { ttlSeconds: topology.dedup?.ttlSeconds ?? DEFAULTS.dedupTtlSeconds },
+    sequencer: sequencer === undefined ? undefined : { output: sequencer.output, holdMs: sequencer.holdMs },
+    dlqTopic,
+  };
+
+  return deepFreeze({
+    id: `${name}@${shortHash(normalised)}`,
+    name,
+    mode,
+    source,
+    partitions,
+    destinations,
+    edges,
+    topics,
+    roles,
+    completionsTopic: completions,
+    dlqTopic,
+    dedup: normalised.dedup,
+    ...(sequencer === undefined ? {} : { sequencer }),
+    groups,
+  });
+}
+
+function planSource(topology: Topology): PlanSource {
+  const { source } = topology;
+  return {
+    topics: source.topics === undefined ? (source.topic === undefined ? [] : [source.topic]) : [...source.topics],
+    format: source.format ?? 'json',
+    ...(source.schema === undefined ? {} : { schema: source.schema }),
+    keyPath: fieldPath(source.key),
+    idPath: fieldPath(source.id),
+  };
+}
+
+function retryPlan(destination: TopologyDestination): RetryPlan {
+  const retry = destination.retry ?? {};
+  const defaults = DEFAULTS.retry;
+  return {
+    maxAttempts: retry.maxAttempts ?? defaults.maxAttempts,
+    initialDelayMs: retry.initialDelayMs ?? defaults.initialDelayMs,
+    maxDelayMs: retry.maxDelayMs ?? defaults.maxDelayMs,
+    budgetRatio: retry.budgetRatio ?? defaults.budgetRatio,
+    budgetWindowMs: retry.budgetWindowMs ?? defaults.budgetWindowMs,
+  };
+}
+
+function circuitBreakerPlan(destination: TopologyDestination): CircuitBreakerPlan {
+  const breaker = destination.circuitBreaker ?? {};
+  const defaults = DEFAULTS.circuitBreaker;
+  return {
+    failureRatio: breaker.failureRatio ?? defaults.failureRatio,
+    minRequests: breaker.minRequests ?? defaults.minRequests,
+    windowMs: breaker.windowMs ?? defaults.windowMs,
+    halfOpenAfterMs: breaker.halfOpenAfterMs ?? defaults.halfOpenAfterMs,
+  };
+}
+
+/** A sink config with `type` first and the other fields sorted, so the plan's JSON does not depend on YAML order. */
+function canonicalSink(config: SinkConfig): SinkConfig {
+  const { type, ...rest } = config;
+  return { type, ...(canonical(rest) as Record<string, unknown>) };
+}
+
+/** Plain data with object keys sorted, recursively; undefined fields dropped. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, field]) => field !== undefined)
+      .sort(([a], [b]) => compareText(a, b));
+    return Object.fromEntries(entries.map(([key, field]) => [key, canonical(field)]));
+  }
+  return value;
+}
+
+/** First 8 hex digits of the sha256 of the canonical JSON: short enough for a header, enough to tell plans apart. */
+function shortHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex').slice(0, 8);
+}
+
+/** Code-point order, independent of the locale the planner happens to run in. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const field of Object.values(value)) deepFreeze(field);
+  }
+  return value;
+}
