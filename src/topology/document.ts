@@ -31,12 +31,19 @@ export function parseYaml(text: string): { document: TopologyDocument; problems:
   const lineCounter = new LineCounter();
   // prettyErrors off: we print our own `file:line:col:` prefix instead of yaml's excerpt.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const problems = doc.errors.map((error) => ({
-    ...lineCounter.linePos(error.pos[0]),
-    message: `YAML: ${yamlMessage(error.message)}`,
-  }));
+  const lines = text.split('\n');
+  const problems: LocatedProblem[] = [];
+  for (const error of doc.errors) {
+    const position = lineCounter.linePos(error.pos[0]);
+    // One error usually sets off more on the same line; the first is the one to fix.
+    if (problems.some((problem) => problem.line === position.line)) continue;
+    const hint = lines[position.line - 1]?.includes('${') ? PLACEHOLDER_HINT : '';
+    problems.push({ ...position, message: `YAML: ${yamlMessage(error.message)}${hint}` });
+  }
   return { document: { doc, lineCounter }, problems };
 }
+
+const PLACEHOLDER_HINT = ' (inside { } or [ ], quote a ${VAR} placeholder: "${VAR}")';
 
 function yamlMessage(message: string): string {
   const first = message.split('\n')[0] ?? message;

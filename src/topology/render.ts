@@ -76,8 +76,9 @@ export function renderText(plan: Plan): string {
 function describeDestination(destination: PlanDestination): string[] {
   const { retry, circuitBreaker: breaker } = destination;
   const from = destination.releasedBy === 'router' ? 'router' : destination.after.join(' + ');
+  const join = destination.releasedBy === 'tracker' ? ' (join, released by the tracker)' : '';
   return [
-    `${destination.name} <- ${from} (released by ${destination.releasedBy}), input ${destination.inputTopic}, group ${destination.group}`,
+    `${destination.name} <- ${from}${join}, input ${destination.inputTopic}, group ${destination.group}`,
     `  sink ${describeSink(destination.sink)}${destination.compensate === undefined ? '' : `; compensate ${describeSink(destination.compensate)}`}`,
     `  timeout ${destination.timeoutMs} ms; retry ${retry.maxAttempts} attempts, ${retry.initialDelayMs}..${retry.maxDelayMs} ms, budget ${retry.budgetRatio} per ${retry.budgetWindowMs} ms`,
     `  concurrency ${destination.concurrency}; ordering ${destination.ordering}; breaker at ${breaker.failureRatio} of >= ${breaker.minRequests} requests in ${breaker.windowMs} ms, half-open after ${breaker.halfOpenAfterMs} ms`,

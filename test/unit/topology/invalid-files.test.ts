@@ -353,6 +353,12 @@ const cases: Case[] = [
     ],
   },
   {
+    name: 'an unquoted placeholder in a flow mapping',
+    env: { TOPIC: 'orders.ledger' },
+    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: ${TOPIC} }'),
+    problems: ['9:34: YAML: Unexpected flow-map-start at node end (inside { } or [ ], quote a ${VAR} placeholder: "${VAR}")'],
+  },
+  {
     name: 'an unterminated placeholder',
     text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: "orders.${ENV" }'),
     problems: ['9:33: unterminated placeholder \'${ENV\': close it with \'}\', or write $${ for a literal \'${\''],
