@@ -37,6 +37,10 @@ export function parseYaml(text: string): { document: TopologyDocument; problems:
     const position = lineCounter.linePos(error.pos[0]);
     // One error usually sets off more on the same line; the first is the one to fix.
     if (problems.some((problem) => problem.line === position.line)) continue;
+    if (error.code === 'MULTIPLE_DOCS') {
+      problems.push({ ...position, message: "YAML: a topology file holds one document; remove this '---' and what follows, or move it to its own file" });
+      continue;
+    }
     const hint = lines[position.line - 1]?.includes('${') ? PLACEHOLDER_HINT : '';
     problems.push({ ...position, message: `YAML: ${yamlMessage(error.message)}${hint}` });
   }

@@ -280,9 +280,10 @@ function checkRetry(destinations: readonly DestinationView[]): PathProblem[] {
     const initial = retry?.initialDelayMs;
     const max = retry?.maxDelayMs;
     if (typeof initial === 'number' && typeof max === 'number' && max < initial) {
+      const path = ['destinations', destination.index, 'retry', 'maxDelayMs'];
       problems.push({
-        path: ['destinations', destination.index, 'retry', 'maxDelayMs'],
-        message: `retry.maxDelayMs (${max}) is below retry.initialDelayMs (${initial}); raise maxDelayMs or lower initialDelayMs`,
+        path,
+        message: `${pathText(path)} (${max}) is below initialDelayMs (${initial}); raise maxDelayMs or lower initialDelayMs`,
       });
     }
   }

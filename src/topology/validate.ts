@@ -135,7 +135,12 @@ function describeError(error: ErrorObject): PathProblem {
             path: [...path, 'type'],
             message: `unknown sink type ${shown(params.tagValue)} in ${name}; known types: ${sinkTypes().join(', ')}`,
           }
-        : { path, message: `${name} needs a 'type' naming the sink; known types: ${sinkTypes().join(', ')}` };
+        : (error.data as Record<string, unknown>).type === undefined
+          ? { path, message: `${name} needs a 'type' naming the sink; known types: ${sinkTypes().join(', ')}` }
+          : {
+              path: [...path, 'type'],
+              message: `unknown sink type ${shown((error.data as Record<string, unknown>).type)} in ${name}; known types: ${sinkTypes().join(', ')}`,
+            };
     default:
       return { path, message: `${name} ${error.message ?? 'is invalid'}` };
   }

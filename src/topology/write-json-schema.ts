@@ -8,7 +8,7 @@
  * A unit test fails while the committed file differs from the generated text.
  */
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { publishedTopologySchema } from './spec.js';
 
 /** Where the schema is published; the same relative path from src/ and dist/. */
@@ -23,7 +23,8 @@ export function writeTopologySchema(file: string = TOPOLOGY_SCHEMA_FILE): void {
   writeFileSync(file, topologySchemaText());
 }
 
-if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+// Run as a script (not imported by the test): write the file.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   writeTopologySchema();
   process.stdout.write(`wrote ${TOPOLOGY_SCHEMA_FILE}\n`);
 }
