@@ -64,7 +64,7 @@ function where(path: ValuePath): string {
 }
 
 /** The value a user wrote, short enough for a message. */
-export function shown(value: unknown): string {
+function shown(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -184,6 +184,6 @@ function patternRule(pattern: string): string {
   return `must match ${pattern}`;
 }
 
-export function plural(count: number, one: string, many: string): string {
+function plural(count: number, one: string, many: string): string {
   return count === 1 ? one : many;
 }
