@@ -53,7 +53,8 @@ const DEFAULT_RESUME_RATIO = 0.5;
  * 3. `complete(record)`, whatever the outcome (written, dead-lettered). Then start more,
  *    resume paused partitions for which `shouldResume(partition)` holds, and commit
  *    `committableOffsets()`, calling `markCommitted` once the broker accepted.
- * 4. on rebalance: `revoke(partitions)` before the commit of the revocation callback.
+ * 4. on rebalance: commit `committable(partition)` of the partitions being lost while
+ *    still their owner, then `revoke(partitions)`, which forgets their offsets.
  */
 export class KeyScheduler<R extends SchedulableRecord> {
   private readonly lanes = new Map<string, Lane<R>>();
