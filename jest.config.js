@@ -8,6 +8,9 @@ const shared = {
 };
 
 export default {
+  // ms; integration scenarios wait for real brokers and rebalances. Jest reads this only at the
+  // top level, so unit tests get it too; they finish in milliseconds either way.
+  testTimeout: 180_000,
   projects: [
     {
       ...shared,

@@ -70,7 +70,8 @@ classpath() { echo "$JARS_DIR/*"; }
 up() {
   command -v java >/dev/null || die "java is not installed; the local Kafka broker needs Java 17 (apt-get install openjdk-17-jre-headless)"
   if pid_alive "$PIDFILE"; then
-    say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR"
+    say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
+    wait_ready
     return 0
   fi
   for p in "$PORT" "$CONTROLLER_PORT"; do

@@ -1,0 +1,55 @@
+# flowyard: the two commands of the README are `make run` and `make test`; everything
+# else here is what they are made of.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+TOPOLOGY ?= topologies/orders-fanout.yaml
+EVENTS ?= 200
+
+.PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench clean
+
+## run: start the local servers, create the topics, run the example topology and send sample events through it
+run: build infra-up
+	node bin/flowyard.js demo $(TOPOLOGY) --events $(EVENTS)
+
+## test: install, start the servers the tests need, run every test, stop what was started
+test: build
+	bash infra/with-servers.sh $(MAKE) --no-print-directory check unit integration
+
+install: $(NODE_MODULES_STAMP)
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: install
+	npm run --silent build
+
+typecheck: install
+	npm run --silent typecheck
+
+lint: install
+	npm run --silent lint
+
+## check: typecheck and lint
+check: typecheck lint
+
+unit: install
+	npm run --silent test:unit
+
+integration: install
+	npm run --silent test:integration
+
+infra-up: install
+	@for s in $$(source infra/lib.sh && echo $$LOCAL_SERVERS); do bash infra/$$s.sh up || exit 1; done
+
+infra-down:
+	@for s in $$(source infra/lib.sh && echo $$LOCAL_SERVERS | tr ' ' '\n' | tac); do bash infra/$$s.sh down; done
+
+infra-status:
+	@for s in $$(source infra/lib.sh && echo $$LOCAL_SERVERS); do bash infra/$$s.sh status || true; done
+
+## bench: measure against baselines; writes bench/results/<date>.json and prints the summary
+bench: build infra-up
+	node bench/run.mjs
+
+clean:
+	rm -rf dist coverage

@@ -1,0 +1,140 @@
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { KafkaClient } from './client.js';
+import { nextOffset, toConsumedRecord, type ConsumedRecord, type TopicPartitionOffset } from './records.js';
+import type { Logger } from '../observability/logger.js';
+
+export interface TopicPartitions {
+  readonly topic: string;
+  readonly partitions: readonly number[];
+}
+
+/** What a batch handler can do besides processing records. */
+export interface BatchControls {
+  /** Keeps the group membership alive during long batches. */
+  heartbeat(): Promise<void>;
+  /** False once shutdown started: finish what is in hand, start nothing new. */
+  isRunning(): boolean;
+}
+
+export interface BatchConsumerOptions {
+  readonly kafka: KafkaClient;
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly logger: Logger;
+  /**
+   * `after-batch`: the handler finishes the batch before returning; its offsets are then
+   * committed (at-least-once: a crash re-delivers at most the batch in flight).
+   * `manual`: the handler only takes the records in hand (the fetch position advances);
+   * the owner commits with `commit()` once work is really done, e.g. up to the lowest
+   * unfinished offset, or inside a transaction with `sendOffsets`.
+   */
+  readonly commitMode: 'after-batch' | 'manual';
+  /** Records of ONE topic-partition, in offset order. */
+  readonly handleBatch: (records: readonly ConsumedRecord[], controls: BatchControls) => Promise<void>;
+  /** Where a group with no committed offset starts; default earliest (nothing is skipped). */
+  readonly fromBeginning?: boolean;
+  readonly sessionTimeoutMs?: number;
+  readonly maxBytesPerPartition?: number;
+  /** Called with the partitions this member owns after every rebalance. */
+  readonly onAssignment?: (assignment: readonly TopicPartitions[]) => void;
+}
+
+/**
+ * A consumer-group member that hands records to a handler batch by batch, with explicit
+ * commits, pause/resume per partition, and a graceful stop: stop fetching, let the
+ * owner finish in-flight work and commit, then leave the group.
+ */
+export class BatchConsumer {
+  private readonly consumer: Consumer;
+  private running = false;
+  /**
+   * The group's own commit, taken from the batch payload. `consumer.commitOffsets` goes
+   * through kafkajs' runner, which silently drops commits once stop() began; the final
+   * commit of a graceful shutdown happens exactly then, so it must bypass the runner.
+   */
+  private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
+
+  constructor(private readonly options: BatchConsumerOptions) {
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000, // ms
+      heartbeatInterval: 3_000, // ms
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576, // 1 MiB: bounds one batch in memory
+      allowAutoTopicCreation: false,
+      retry: { retries: 10 },
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
+      options.logger.info({ group: options.groupId, assignment }, 'partitions assigned');
+      options.onAssignment?.(assignment);
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      options.logger.error({ group: options.groupId, err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+    });
+  }
+
+  async start(): Promise<void> {
+    const { consumer, options } = this;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+    this.running = true;
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    this.groupCommit = payload.commitOffsetsIfNecessary;
+    if (batch.messages.length === 0) return;
+    const records = batch.messages.map((m) => toConsumedRecord(batch.topic, batch.partition, m));
+    const controls: BatchControls = { heartbeat: () => payload.heartbeat(), isRunning: () => this.running && payload.isRunning() };
+    await this.options.handleBatch(records, controls);
+    // Advances the fetch position past the batch; what is committed is decided below or by the owner.
+    payload.resolveOffset(batch.lastOffset());
+    if (this.options.commitMode === 'after-batch') {
+      await this.commit([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(batch.lastOffset()) }]);
+    }
+  }
+
+  /** Commits `offset` (the next offset to read) per partition. */
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    if (this.groupCommit === undefined) {
+      await this.consumer.commitOffsets(offsets.map((o) => ({ ...o })));
+      return;
+    }
+    const byTopic = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, offset } of offsets) {
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, offset }]);
+    }
+    await this.groupCommit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+  }
+
+  pause(partitions: readonly TopicPartitions[]): void {
+    this.consumer.pause(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
+  }
+
+  resume(partitions: readonly TopicPartitions[]): void {
+    this.consumer.resume(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
+  }
+
+  /** Stops fetching new batches; the current batch handler may still finish. */
+  stopFetching(): void {
+    this.running = false;
+    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+  }
+
+  /** Leaves the group and closes connections; call after the final commit. */
+  async disconnect(): Promise<void> {
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+}

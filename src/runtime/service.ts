@@ -1,0 +1,134 @@
+import type { Registry } from 'prom-client';
+import type { Env } from '../config/env.js';
+import type { KafkaClient } from '../kafka/client.js';
+import type { Logger } from '../observability/logger.js';
+import { startOpsServer, type OpsServer, type ReadinessCheck } from '../observability/http-server.js';
+import type { Redis } from '../redis/connection.js';
+import type { Role } from './role.js';
+
+/** Readiness: Kafka answers a metadata request and Redis answers PING. */
+export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessCheck[] {
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  return [
+    {
+      name: 'kafka',
+      async check() {
+        adminConnected ??= admin.connect().catch((error: unknown) => {
+          adminConnected = undefined;
+          throw error;
+        });
+        await adminConnected;
+        await admin.describeCluster();
+      },
+    },
+    {
+      name: 'redis',
+      async check() {
+        // A command sent while disconnected would wait in the offline queue; answer at once instead.
+        if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
+        await redis.ping();
+      },
+    },
+  ];
+}
+
+/**
+ * Runs roles in one process with the ops server, until SIGTERM/SIGINT. Shutdown stops
+ * the roles in reverse start order and is bounded by `env.shutdownTimeoutMs`; past that
+ * the process exits with 1 and Kafka re-delivers whatever was not committed.
+ */
+export class Service {
+  private ops: OpsServer | undefined;
+  private started: Role[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: {
+      env: Env;
+      logger: Logger;
+      registry: Registry;
+      readiness: readonly ReadinessCheck[];
+      /** Closed after the roles stopped (clients, connections). */
+      onClosed?: () => Promise<void>;
+    },
+  ) {}
+
+  get httpPort(): number | undefined {
+    return this.ops?.port;
+  }
+
+  async start(roles: readonly Role[]): Promise<void> {
+    const { env, logger, registry, readiness } = this.options;
+    this.ops = await startOpsServer({ port: env.httpPort, registry, readiness, logger });
+    for (const role of roles) {
+      logger.info({ role: role.name }, 'starting role');
+      await role.start();
+      this.started.push(role);
+    }
+  }
+
+  /** Adds a role to a running service (hot reload hands over to a new plan this way). */
+  async add(role: Role): Promise<void> {
+    await role.start();
+    this.started.push(role);
+  }
+
+  async remove(role: Role): Promise<void> {
+    this.started = this.started.filter((r) => r !== role);
+    await role.stop();
+  }
+
+  /** Installs SIGTERM/SIGINT handlers; resolves with the exit code once stopped. */
+  untilSignal(): Promise<number> {
+    return new Promise((resolve) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        this.options.logger.info({ signal }, 'shutting down');
+        this.stop().then(
+          () => resolve(0),
+          (error: unknown) => {
+            this.options.logger.error({ err: error }, 'shutdown failed');
+            resolve(1);
+          },
+        );
+      };
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    });
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.stopBounded();
+    return this.stopping;
+  }
+
+  private async stopBounded(): Promise<void> {
+    const { logger, env } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`shutdown did not finish within ${env.shutdownTimeoutMs} ms`)), env.shutdownTimeoutMs);
+    });
+    try {
+      await Promise.race([this.stopAll(), deadline]);
+      logger.info('stopped');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async stopAll(): Promise<void> {
+    const failures: unknown[] = [];
+    for (const role of [...this.started].reverse()) {
+      try {
+        await role.stop();
+      } catch (error) {
+        this.options.logger.error({ err: error, role: role.name }, 'role failed to stop cleanly');
+        failures.push(error);
+      }
+    }
+    this.started = [];
+    await this.options.onClosed?.();
+    await this.ops?.close();
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} role(s) failed to stop cleanly`);
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Proves /readyz follows its dependencies: ready with Kafka and Redis up, unready while a
+ * (private) Redis is stopped, ready again when it returns; /healthz stays alive throughout.
+ */
+import { Registry } from 'prom-client';
+import { Service, readinessChecks } from '../../src/runtime/service.js';
+import { createRedis } from '../../src/redis/connection.js';
+import { PrivateRedis, eventually, freePort, testEnv, testKafka, testLogger } from '../helpers/servers.js';
+
+test('/readyz turns unready when Redis stops and ready again when it returns', async () => {
+  const redisServer = new PrivateRedis(await freePort());
+  await redisServer.start();
+  const env = testEnv({ REDIS_URL: redisServer.url });
+  const logger = testLogger();
+  const redis = createRedis(env.redis, logger);
+  await redis.connect();
+  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(testKafka('readyz'), redis) });
+  await service.start([]);
+  const url = (path: string) => `http://127.0.0.1:${service.httpPort}${path}`;
+  const status = async (path: string) => (await fetch(url(path))).status;
+  try {
+    expect(await eventually(async () => (await status('/readyz')) === 200, 30_000)).toBe(true);
+
+    await redisServer.stop();
+    expect(await eventually(async () => (await status('/readyz')) === 503, 15_000)).toBe(true);
+    expect(await (await fetch(url('/readyz'))).text()).toMatch(/redis/);
+    expect(await status('/healthz')).toBe(200);
+
+    await redisServer.start();
+    expect(await eventually(async () => (await status('/readyz')) === 200, 30_000)).toBe(true);
+  } finally {
+    await service.stop();
+    redis.disconnect();
+    await redisServer.stop();
+  }
+});
