@@ -21,10 +21,19 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HELM_VERSION="${FLOWYARD_HELM_VERSION:-v3.22.0}"
+# The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`): helm's
+# Makefile sets it with -ldflags from its client-go module (v0.37 for helm v3.22), and a bare
+# `go install` would leave the compiled-in default of 1.20, which fails `kubeVersion: >=1.30`.
+HELM_KUBE_VERSION="${FLOWYARD_HELM_KUBE_VERSION:-1.37}"
 KUBECONFORM_VERSION="${FLOWYARD_KUBECONFORM_VERSION:-v0.8.0}"
 K8S_SCHEMAS_PACKAGE_VERSION="${FLOWYARD_K8S_SCHEMAS_VERSION:-1.37.0}"
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest the package ships.
 K8S_VERSIONS="${FLOWYARD_K8S_VERSIONS:-1.30.0 1.37.0}"
+
+helm_ldflags="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=${HELM_KUBE_VERSION%%.*} -X $pkg.k8sVersionMinor=${HELM_KUBE_VERSION#*.}"
+done
 
 BIN_DIR="$CACHE_DIR/bin"
 SCHEMAS_DIR="$CACHE_DIR/k8s-schemas/kubernetes-validate-$K8S_SCHEMAS_PACKAGE_VERSION"
@@ -34,7 +43,7 @@ die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # A stamp next to each binary records the version it was built from: `go install` leaves
 # no exact version in the binary (helm reports only v3.N), so the stamp decides.
-installed() { [[ -x "$BIN_DIR/$1" ]] && [[ "$(cat "$BIN_DIR/.$1.version" 2>/dev/null)" == "$2" ]]; }
+installed() { [[ -x "$BIN_DIR/$1" ]] && [[ "$(cat "$BIN_DIR/.$1.version" 2>/dev/null)" == "$2${3:+ $3}" ]]; }
 
 schemas_installed() {
   local v
@@ -49,22 +58,22 @@ print_paths() {
 }
 
 if [[ "${1:-}" == "--check" ]]; then
-  installed helm "$HELM_VERSION" && installed kubeconform "$KUBECONFORM_VERSION" && schemas_installed || exit 1
+  installed helm "$HELM_VERSION" "$helm_ldflags" && installed kubeconform "$KUBECONFORM_VERSION" && schemas_installed || exit 1
   print_paths
   exit 0
 fi
 
 go_install() {
-  local name="$1" module="$2" version="$3"
-  installed "$name" "$version" && return 0
+  local name="$1" module="$2" version="$3" ldflags="${4:-}"
+  installed "$name" "$version" "$ldflags" && return 0
   command -v go >/dev/null || die "go is not installed; it builds $name $version from the Go module proxy"
   say "building $name $version with go install (a few minutes the first time)"
   local log="$CACHE_DIR/tools-$name.log"
-  if ! GOBIN="$BIN_DIR" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install "$module@$version" >"$log" 2>&1; then
+  if ! GOBIN="$BIN_DIR" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install -ldflags="$ldflags" "$module@$version" >"$log" 2>&1; then
     tail -20 "$log" >&2
     die "go install $module@$version failed (is the Go module proxy reachable?); full log: $log"
   fi
-  echo "$version" >"$BIN_DIR/.$name.version"
+  echo "$version${ldflags:+ $ldflags}" >"$BIN_DIR/.$name.version"
 }
 
 install_schemas() {
@@ -124,7 +133,7 @@ mkdir -p "$BIN_DIR"
 # One installer at a time (parallel test runs, two checkouts on one machine).
 exec 9>"$CACHE_DIR/tools.lock"
 flock 9
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$helm_ldflags"
 go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
 install_schemas
 print_paths
