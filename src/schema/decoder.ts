@@ -3,6 +3,7 @@
  * from. Format-specific decoders live next to this file; the router only sees this.
  */
 import type { PlanSource } from '../topology/plan.js';
+import { InvalidInputError } from '../errors.js';
 import { createJsonDecoder } from './json.js';
 
 export type DecodeResult =
@@ -26,17 +27,44 @@ export class DecoderUnavailableError extends Error {
 }
 
 export interface DecoderOptions {
-  /** SCHEMA_REGISTRY_URL, when configured. */
+  /** SCHEMA_REGISTRY_URL, when configured: Avro values are then in the Confluent wire format. */
   readonly schemaRegistryUrl?: string;
   /** Folder of `<schema>.avsc` files; default: the repository's `schemas/`. */
   readonly schemasDir?: string;
+  /** Per registry request; a registry slower than this counts as unavailable. Default 5 s. */
+  readonly registryTimeoutMs?: number;
 }
 
-export async function createDecoder(source: PlanSource, _options: DecoderOptions = {}): Promise<EventDecoder> {
+/**
+ * The decoder of a plan's source.
+ * - json: one UTF-8 JSON object per value.
+ * - avro with `schemaRegistryUrl`: Confluent wire format, writer schema by id from the
+ *   registry (cached), resolved into the reader schema `source.schema`.
+ * - avro without: plain Avro bodies written with the reader schema.
+ *
+ * The reader schema is `<schemasDir>/<source.schema>.avsc`, or else the latest version of
+ * the registry subject `source.schema`.
+ * @throws InvalidInputError when the reader schema is missing or invalid;
+ *   DecoderUnavailableError when it must come from a registry that is down.
+ */
+export async function createDecoder(source: PlanSource, options: DecoderOptions = {}): Promise<EventDecoder> {
   switch (source.format) {
     case 'json':
       return createJsonDecoder();
-    case 'avro':
-      throw new Error('avro sources are not supported yet');
+    case 'avro': {
+      if (source.schema === undefined) throw new InvalidInputError('source format avro needs a schema');
+      // Loaded lazily: JSON-only deployments never load avsc.
+      const [{ createAvroDecoder }, { loadReaderSchema }, { RegistryClient }] = await Promise.all([
+        import('./avro.js'),
+        import('./reader-schema.js'),
+        import('./registry.js'),
+      ]);
+      const registry =
+        options.schemaRegistryUrl === undefined
+          ? undefined
+          : new RegistryClient(options.schemaRegistryUrl, options.registryTimeoutMs === undefined ? {} : { requestTimeoutMs: options.registryTimeoutMs });
+      const reader = await loadReaderSchema(source.schema, options.schemasDir, registry);
+      return createAvroDecoder(reader, registry === undefined ? {} : { registry });
+    }
   }
 }
