@@ -4,6 +4,7 @@
 # and prints where they are, one `name=path` a line:
 #   helm=...            Helm v3, built with `go install` from the Go module proxy
 #   kubeconform=...     kubeconform, built the same way
+#   compose_spec=...    compose-go's validator for docker-compose.yml, built the same way
 #   k8s_schemas=...     folder holding v<version>-local-strict/<kind>-<group>-<version>.json
 #   k8s_versions=...    the Kubernetes versions extracted there, space-separated
 #
@@ -26,6 +27,10 @@ HELM_VERSION="${FLOWYARD_HELM_VERSION:-v3.22.0}"
 # `go install` would leave the compiled-in default of 1.20, which fails `kubeVersion: >=1.30`.
 HELM_KUBE_VERSION="${FLOWYARD_HELM_KUBE_VERSION:-1.37}"
 KUBECONFORM_VERSION="${FLOWYARD_KUBECONFORM_VERSION:-v0.8.0}"
+# compose-go is the Compose Specification's reference loader (docker compose uses it); its
+# `cmd` validates docker-compose.yml against the spec's JSON schema, interpolates and
+# resolves paths, all without a Docker engine.
+COMPOSE_GO_VERSION="${FLOWYARD_COMPOSE_GO_VERSION:-v2.16.2}"
 K8S_SCHEMAS_PACKAGE_VERSION="${FLOWYARD_K8S_SCHEMAS_VERSION:-1.37.0}"
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest the package ships.
 K8S_VERSIONS="${FLOWYARD_K8S_VERSIONS:-1.30.0 1.37.0}"
@@ -53,26 +58,35 @@ schemas_installed() {
 print_paths() {
   echo "helm=$BIN_DIR/helm"
   echo "kubeconform=$BIN_DIR/kubeconform"
+  echo "compose_spec=$BIN_DIR/compose-spec"
   echo "k8s_schemas=$SCHEMAS_DIR"
   echo "k8s_versions=$K8S_VERSIONS"
 }
 
 if [[ "${1:-}" == "--check" ]]; then
-  installed helm "$HELM_VERSION" "$helm_ldflags" && installed kubeconform "$KUBECONFORM_VERSION" && schemas_installed || exit 1
+  installed helm "$HELM_VERSION" "$helm_ldflags" && installed kubeconform "$KUBECONFORM_VERSION" \
+    && installed compose-spec "$COMPOSE_GO_VERSION" && schemas_installed || exit 1
   print_paths
   exit 0
 fi
 
+# go_install NAME PACKAGE VERSION [LDFLAGS]: builds PACKAGE@VERSION into $BIN_DIR/NAME.
 go_install() {
   local name="$1" module="$2" version="$3" ldflags="${4:-}"
   installed "$name" "$version" "$ldflags" && return 0
   command -v go >/dev/null || die "go is not installed; it builds $name $version from the Go module proxy"
   say "building $name $version with go install (a few minutes the first time)"
-  local log="$CACHE_DIR/tools-$name.log"
-  if ! GOBIN="$BIN_DIR" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install -ldflags="$ldflags" "$module@$version" >"$log" 2>&1; then
+  local log="$CACHE_DIR/tools-$name.log" gobin
+  # A private GOBIN: go install names the binary after the package's last path element
+  # (compose-go's is `cmd`), and a half-written binary never replaces a good one.
+  gobin="$(mktemp -d "$CACHE_DIR/gobin.XXXXXX")"
+  if ! GOBIN="$gobin" GOFLAGS="${GOFLAGS:-} -buildvcs=false" go install -ldflags="$ldflags" "$module@$version" >"$log" 2>&1; then
     tail -20 "$log" >&2
+    rm -rf "$gobin"
     die "go install $module@$version failed (is the Go module proxy reachable?); full log: $log"
   fi
+  mv -f "$gobin/${module##*/}" "$BIN_DIR/$name"
+  rm -rf "$gobin"
   echo "$version${ldflags:+ $ldflags}" >"$BIN_DIR/.$name.version"
 }
 
@@ -135,5 +149,6 @@ exec 9>"$CACHE_DIR/tools.lock"
 flock 9
 go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$helm_ldflags"
 go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION"
+go_install compose-spec github.com/compose-spec/compose-go/v2/cmd "$COMPOSE_GO_VERSION"
 install_schemas
 print_paths

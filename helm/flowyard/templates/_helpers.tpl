@@ -181,6 +181,11 @@ only ever come from Secrets: secretKeyRef for passwords, mounted files for certi
   value: {{ $v.logLevel | quote }}
 - name: FLOWYARD_SHUTDOWN_TIMEOUT_MS
   value: {{ $v.shutdownTimeoutMs | int | quote }}
+{{- range $v.extraEnv }}
+{{- if and (hasKey . "value") (regexMatch "(?i)pass|secret|token|credential|api_?key|private_?key" .name) }}
+{{- fail (printf "extraEnv %s: a credential must not be inlined in values; use valueFrom.secretKeyRef (or extraEnvFrom with a Secret)" .name) }}
+{{- end }}
+{{- end }}
 {{- with $v.extraEnv }}
 {{ toYaml . }}
 {{- end }}
