@@ -7,7 +7,7 @@ STATE_DIR="${FLOWYARD_STATE_DIR:-$REPO_ROOT/.local}"
 # Downloaded jars are cached outside the checkout so fresh clones reuse them.
 CACHE_DIR="${FLOWYARD_CACHE_DIR:-$HOME/.cache/flowyard}"
 # The servers `make infra-up` starts and `make test` needs, in start order; each has infra/<name>.sh up|down|status.
-LOCAL_SERVERS="${FLOWYARD_LOCAL_SERVERS:-kafka redis postgres}"
+LOCAL_SERVERS="${FLOWYARD_LOCAL_SERVERS:-kafka registry redis postgres}"
 
 say() { printf '[infra] %s\n' "$*"; }
 die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
