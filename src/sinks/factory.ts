@@ -8,6 +8,9 @@ import type { Logger } from '../observability/logger.js';
 import type { SinkConfig } from '../topology/plan.js';
 import type { Sink } from './sink.js';
 import { createKafkaSink } from './kafka/sink.js';
+import { createHttpSink } from './http/sink.js';
+import { createRedisSink } from './redis/sink.js';
+import { createPostgresSink } from './postgres/sink.js';
 
 /** What a sink may use besides its own config. */
 export interface SinkContext {
@@ -27,6 +30,9 @@ export type SinkFactory = (config: SinkConfig, context: SinkContext) => Sink;
 /** One entry per sink type; each module exports its factory next to its config spec. */
 const factories: Readonly<Record<string, SinkFactory>> = {
   kafka: createKafkaSink,
+  http: createHttpSink,
+  redis: createRedisSink,
+  postgres: createPostgresSink,
 };
 
 export function createSink(config: SinkConfig, context: SinkContext): Sink {

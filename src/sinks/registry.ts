@@ -5,6 +5,9 @@
  */
 import type { Static, TObject } from '@sinclair/typebox';
 import { kafkaSinkSpec } from './kafka/config.js';
+import { httpSinkSpec } from './http/config.js';
+import { redisSinkSpec } from './redis/config.js';
+import { postgresSinkSpec } from './postgres/config.js';
 
 /** What a sink module declares about its configuration. */
 export interface SinkSpec<S extends TObject = TObject> {
@@ -19,7 +22,7 @@ export interface SinkSpec<S extends TObject = TObject> {
 }
 
 /** The registered sinks, in the order docs list them. */
-export const sinkSpecs: readonly SinkSpec[] = [kafkaSinkSpec];
+export const sinkSpecs: readonly SinkSpec[] = [kafkaSinkSpec, httpSinkSpec, redisSinkSpec, postgresSinkSpec];
 
 /** The spec of a sink type, or undefined for a type nobody registered. */
 export function sinkSpec(type: string): SinkSpec | undefined {

@@ -1,0 +1,66 @@
+/**
+ * Configuration of the `http` sink: send each event's original bytes to a webhook, with the
+ * event id as `Idempotency-Key` so the receiver can drop a repeat.
+ */
+import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+import type { SinkSpec } from '../registry.js';
+
+/** The methods the sink sends with. Both carry a body; PUT suits receivers keyed by URL. */
+export const HTTP_METHODS = ['POST', 'PUT'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** Default `method`. */
+export const DEFAULT_HTTP_METHOD: HttpMethod = 'POST';
+/** Sent as `content-type` unless `headers` names one: flowyard's source format is JSON by default. */
+export const DEFAULT_CONTENT_TYPE = 'application/json';
+
+/** An HTTP header name: RFC 9110 `token` characters. */
+const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+
+/** A closed set of strings as `enum`: one clear ajv error, unlike a union of literals. */
+function StringEnum<T extends string>(values: readonly T[], options: { description: string }): TUnsafe<T> {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
+}
+
+export const HttpSinkConfigSchema = Type.Object(
+  {
+    type: Type.Literal('http', { description: 'Send each event to an HTTP endpoint.' }),
+    url: Type.String({
+      pattern: '^https?://[^\\s/?#]+[^\\s]*$',
+      description: 'Endpoint to send to, http:// or https://, with path and query (e.g. http://notifier:8080/hook).',
+    }),
+    method: Type.Optional(
+      StringEnum(HTTP_METHODS, { description: 'HTTP method (default: POST). The body is the event value exactly as it came in.' }),
+    ),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        propertyNames: { pattern: HEADER_NAME_PATTERN },
+        description:
+          'Extra request headers, e.g. `Authorization: "Bearer ${NOTIFY_TOKEN}"` (placeholders are resolved when the topology loads). ' +
+          '`content-type` defaults to application/json; `Idempotency-Key` (the event id) and `traceparent` are always set by flowyard and override entries here.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    title: 'http sink',
+    description:
+      'Send each event (the original value bytes) to an HTTP endpoint with `Idempotency-Key: <event id>`. ' +
+      '2xx is done; 409 counts as done (the receiver already has this key); other 4xx except 408/429 go to the dead-letter topic; ' +
+      '5xx, 408, 429 and connection errors are retried, honouring Retry-After. At most `concurrency` keep-alive connections. ' +
+      'Delivery: at least once; a retry after a lost response repeats the request with the same Idempotency-Key, ' +
+      'so the receiver must drop repeats of a key for the write to count once.',
+  },
+);
+
+export type HttpSinkConfig = Static<typeof HttpSinkConfigSchema>;
+
+export const httpSinkSpec: SinkSpec<typeof HttpSinkConfigSchema> = {
+  type: 'http',
+  summary: 'POST or PUT each event to an HTTP endpoint with the event id as Idempotency-Key; 4xx dead-letters, 5xx/429 retry.',
+  configSchema: HttpSinkConfigSchema,
+  examples: [
+    { type: 'http', url: 'http://notifier:8080/hook' },
+    { type: 'http', url: 'https://api.example.com/v1/orders?source=flowyard', method: 'PUT', headers: { 'X-Tenant': 'acme' } },
+  ],
+};
