@@ -82,6 +82,14 @@ const SourceSchema = Type.Object(
         description: 'Avro only (required then): a file under schemas/ (e.g. order-event for schemas/order-event.avsc) or a registry subject.',
       }),
     ),
+    // No `default` on purpose: defaults are filled into every topology, and the plan id
+    // hashes the source; JSON topologies would change id for a setting they never use.
+    subjectNameStrategy: Type.Optional(
+      StringEnum(['topic-name', 'record-name', 'topic-record-name'] as const, {
+        description:
+          'Avro with a schema registry: the subjects `flowyard schemas push` and `schemas check` use, as Confluent serializers name them. topic-name (when left out): <topic>-value; record-name: the record full name; topic-record-name: <topic>-<record full name>.',
+      }),
+    ),
     key: FieldPath('Field path of the partition key, e.g. customerId or customer.id. Events with the same key form a causal group and stay in order.'),
     id: FieldPath('Field path of the event id, the idempotency key: an event seen twice is written once.'),
   },
