@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { register as registerPlan } from './plan.js';
+import { register as registerSchemas } from './schemas.js';
 import { register as registerValidate } from './validate.js';
 
 /** Each subcommand module exports `register(program)`; list them here once. */
 export function registerCommands(program: Command): void {
   registerValidate(program);
   registerPlan(program);
+  registerSchemas(program);
 }
