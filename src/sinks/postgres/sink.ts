@@ -38,7 +38,10 @@ export function createPostgresSink(config: SinkConfig, context: SinkContext): Si
       });
       // An idle connection that breaks (server restart) is reported here; without a listener
       // the pool's 'error' event would crash the process. The pool replaces it on demand.
-      client.on('error', (error) => context.logger.warn({ err: error, destination: context.destination }, 'postgres idle connection error'));
+      // Message and SQLSTATE only: the error object references the whole client (and its config).
+      client.on('error', (error) =>
+        context.logger.warn({ destination: context.destination, error: error.message, sqlState: sqlState(error) }, 'postgres idle connection error; it is replaced on the next write'),
+      );
       try {
         byteaColumns = await checkTable(client, options, insert);
       } catch (error) {
