@@ -22,6 +22,7 @@ function StringEnum<T extends string>(values: readonly T[], options: { descripti
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
 }
 
+/** Schema of an `http` sink config; its descriptions are the reference docs. */
 export const HttpSinkConfigSchema = Type.Object(
   {
     type: Type.Literal('http', { description: 'Send each event to an HTTP endpoint.' }),
@@ -53,8 +54,10 @@ export const HttpSinkConfigSchema = Type.Object(
   },
 );
 
+/** A validated `http` sink config. */
 export type HttpSinkConfig = Static<typeof HttpSinkConfigSchema>;
 
+/** The `http` sink's registry entry. */
 export const httpSinkSpec: SinkSpec<typeof HttpSinkConfigSchema> = {
   type: 'http',
   summary: 'POST or PUT each event to an HTTP endpoint with the event id as Idempotency-Key; 4xx dead-letters, 5xx/429 retry.',

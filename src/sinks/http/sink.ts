@@ -18,6 +18,7 @@ const EXCERPT_READ_BYTES = 1024;
 /** An idle keep-alive connection is closed after this long (ms); receivers often close at 5 s. */
 const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 
+/** Builds the `http` sink of a destination; the pool opens in start(), connections on the first writes. */
 export function createHttpSink(config: SinkConfig, context: SinkContext): Sink {
   const { url, method = DEFAULT_HTTP_METHOD, headers = {} } = config as HttpSinkConfig;
   const target = new URL(url);

@@ -17,6 +17,7 @@ export const BODY_EXCERPT_MAX_CHARS = 200;
  */
 export type StatusOutcome = 'done' | 'retriable' | 'permanent';
 
+/** What a status code means for the event (see StatusOutcome). */
 export function classifyStatus(status: number): StatusOutcome {
   if ((status >= 200 && status <= 299) || status === 409) return 'done';
   if (status >= 500 || status === 408 || status === 429) return 'retriable';

@@ -14,6 +14,7 @@ const SOURCE_PATTERN = '^(\\$eventId|\\$key|\\$value|\\$ingestedAt|[^.\\s$][^.\\
 /** `table` or `schema.table`; each part is quoted exactly as written, so it may not contain a dot. */
 const TABLE_PATTERN = '^[^.]+(\\.[^.]+)?$';
 
+/** Schema of a `postgres` sink config; its descriptions are the reference docs. */
 export const PostgresSinkConfigSchema = Type.Object(
   {
     type: Type.Literal('postgres', { description: 'Insert into a PostgreSQL table.' }),
@@ -51,8 +52,10 @@ export const PostgresSinkConfigSchema = Type.Object(
   },
 );
 
+/** A validated `postgres` sink config. */
 export type PostgresSinkConfig = Static<typeof PostgresSinkConfigSchema>;
 
+/** The `postgres` sink's registry entry. */
 export const postgresSinkSpec: SinkSpec<typeof PostgresSinkConfigSchema> = {
   type: 'postgres',
   summary: 'INSERT each event as a row of mapped columns, ON CONFLICT (conflictKey) DO NOTHING; missing table or column fails at start.',

@@ -13,6 +13,7 @@ import { buildInsert, parseTableName, pgErrorKind, quoteTable, rowValues, sqlSta
 /** An idle pooled connection is closed after this long (ms), so a quiet destination holds none. */
 const IDLE_TIMEOUT_MS = 30_000;
 
+/** Builds the `postgres` sink of a destination; start() checks table, columns and the conflict key's unique index. */
 export function createPostgresSink(config: SinkConfig, context: SinkContext): Sink {
   const options = config as PostgresSinkConfig;
   const where = options.url === undefined ? 'the PostgreSQL of PGHOST/PGDATABASE' : redactUrl(options.url);

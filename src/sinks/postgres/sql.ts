@@ -17,6 +17,7 @@ export interface TableName {
   readonly name: string;
 }
 
+/** Splits `schema.name`; throws for an empty part or more than one dot. */
 export function parseTableName(table: string): TableName {
   const parts = table.split('.');
   if (parts.length === 1 && parts[0]) return { name: parts[0] };
@@ -40,6 +41,7 @@ export interface InsertStatement {
   readonly sources: readonly ColumnSource[];
 }
 
+/** `$eventId` and the other specials, or a field path; throws for anything else. */
 export function parseSource(source: string): ColumnSource {
   if (source.startsWith('$')) {
     if (!(SPECIAL_SOURCES as readonly string[]).includes(source)) {

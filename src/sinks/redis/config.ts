@@ -5,6 +5,7 @@
 import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
 import type { SinkSpec } from '../registry.js';
 
+/** `stream` (XADD) or `hash` (HSET). */
 export const REDIS_SINK_MODES = ['stream', 'hash'] as const;
 export type RedisSinkMode = (typeof REDIS_SINK_MODES)[number];
 
@@ -23,6 +24,7 @@ function StringEnum<T extends string>(values: readonly T[], options: { descripti
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
 }
 
+/** Schema of a `redis` sink config; its descriptions are the reference docs. */
 export const RedisSinkConfigSchema = Type.Object(
   {
     type: Type.Literal('redis', { description: 'Write to Redis.' }),
@@ -80,8 +82,10 @@ export const RedisSinkConfigSchema = Type.Object(
   },
 );
 
+/** A validated `redis` sink config. */
 export type RedisSinkConfig = Static<typeof RedisSinkConfigSchema>;
 
+/** The `redis` sink's registry entry. */
 export const redisSinkSpec: SinkSpec<typeof RedisSinkConfigSchema> = {
   type: 'redis',
   summary: 'XADD each event to a Redis stream or HSET its payload fields, once per event id via an atomic guard key.',

@@ -52,6 +52,7 @@ interface GuardedWrites {
   fyGuardedHset(guard: string, key: string, ttlSeconds: number, ...fields: string[]): Promise<number>;
 }
 
+/** Builds the `redis` sink of a destination; start() checks the config, connects, and checks the stream key's type. */
 export function createRedisSink(config: SinkConfig, context: SinkContext): Sink {
   const options = config as RedisSinkConfig;
   const { mode, maxLen, keyPrefix = '', guardTtlSeconds = DEFAULT_GUARD_TTL_SECONDS } = options;
