@@ -40,6 +40,8 @@ type WriterEntry =
       readonly usable: true;
       /** Wrapped unions: decodes bodies for per-event union narrowing. */
       readonly wrapped: Type;
+      /** Unwrapped, like the reader: names types and indices best in avsc's errors. */
+      readonly plain: Type;
       /** The strict resolver, or why avsc refused it (see narrow.ts). */
       readonly resolver: Resolver | undefined;
       readonly refusal: string | undefined;
@@ -113,7 +115,7 @@ class ConfluentAvroDecoder implements EventDecoder {
     const writer = lookup.entry;
     if (!writer.usable) return { ok: false, reason: writer.reason };
     const where = `writer schema id ${id}`;
-    if (writer.resolver !== undefined) return decodeBody(this.reader.type, body, writer.resolver, where);
+    if (writer.resolver !== undefined) return decodeBody(this.reader.type, body, writer.resolver, where, writer.plain);
     return this.decodeNarrowed(id, writer, body);
   }
 
@@ -153,15 +155,18 @@ class ConfluentAvroDecoder implements EventDecoder {
       return { usable: false, reason: `schema id ${id} is a ${registered.schemaType} schema, not Avro` };
     }
     let wrapped: Type;
+    let plain: Type;
     try {
       wrapped = parseSchemaText(registered.schema, 'wrapped');
+      plain = parseSchemaText(registered.schema);
     } catch (error) {
       return { usable: false, reason: `schema id ${id} is not a valid Avro schema: ${(error as Error).message}` };
     }
+    const hasUnions = containsUnion(plain);
     try {
-      return { usable: true, wrapped, resolver: this.reader.type.createResolver(wrapped), refusal: undefined, hasUnions: containsUnion(wrapped) };
+      return { usable: true, wrapped, plain, resolver: this.reader.type.createResolver(plain), refusal: undefined, hasUnions };
     } catch (error) {
-      return { usable: true, wrapped, resolver: undefined, refusal: (error as Error).message, hasUnions: containsUnion(wrapped) };
+      return { usable: true, wrapped, plain, resolver: undefined, refusal: (error as Error).message, hasUnions };
     }
   }
 
@@ -172,7 +177,7 @@ class ConfluentAvroDecoder implements EventDecoder {
       // Without unions every event fails the same way: the schemas do not resolve at all.
       return { ok: false, reason: `${where} cannot be resolved into reader schema ${this.reader.name} (${this.reader.origin}): ${writer.refusal}` };
     }
-    const decoded = decodeBody(writer.wrapped, body, undefined, where);
+    const decoded = decodeBody(writer.wrapped, body, undefined, where, writer.plain);
     if (!decoded.ok) return decoded;
     const schema = narrowToValue(writer.wrapped, decoded.payload);
     const key = `${id}:${JSON.stringify(schema)}`;
@@ -197,13 +202,13 @@ class ConfluentAvroDecoder implements EventDecoder {
 }
 
 /** Decodes exactly one Avro datum filling `body`, with the exact reason when it does not. */
-function decodeBody(reader: Type, body: Buffer, resolver: Resolver | undefined, where: string): DecodeResult {
+function decodeBody(reader: Type, body: Buffer, resolver: Resolver | undefined, where: string, writer?: Type): DecodeResult {
   let result: { value: unknown; offset: number };
   try {
     result = reader.decode(body, 0, resolver) as { value: unknown; offset: number };
   } catch (error) {
     // avsc throws on bytes no datum of the schema can have: a union or enum index out of range, ...
-    return { ok: false, reason: `body does not match ${where}: ${(error as Error).message}` };
+    return { ok: false, reason: `body does not match ${where}: ${writerMessage(writer, body) ?? (error as Error).message}` };
   }
   if (result.offset < 0) {
     return { ok: false, reason: `truncated body: its ${body.length} byte(s) end before a complete record of ${where}` };
@@ -212,6 +217,20 @@ function decodeBody(reader: Type, body: Buffer, resolver: Resolver | undefined, 
     return { ok: false, reason: `trailing bytes: a record of ${where} ends after ${result.offset} of the body's ${body.length} bytes` };
   }
   return { ok: true, payload: result.value };
+}
+
+/**
+ * avsc's messages from a resolver can lack the type's name ("invalid undefined enum
+ * index"); decoding with the writer alone names it. Undefined when that does not throw.
+ */
+function writerMessage(writer: Type | undefined, body: Buffer): string | undefined {
+  if (writer === undefined) return undefined;
+  try {
+    writer.decode(body, 0);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 function containsUnion(type: Type, seen = new Set<Type>()): boolean {

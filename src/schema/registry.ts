@@ -197,14 +197,27 @@ function toRegisteredSchema(body: unknown, what: string): RegisteredSchema {
   return { schema: record.schema, schemaType: typeof record.schemaType === 'string' ? record.schemaType : 'AVRO' };
 }
 
-/** fetch wraps the socket error (ECONNREFUSED, ...) in `cause`; that is the part worth printing. */
+/**
+ * fetch wraps the socket error (ECONNREFUSED, ...) in `cause`; that is the part worth
+ * printing. Duck-typed: errors from undici may come from another realm (jest's VM), where
+ * `instanceof Error` is false.
+ */
 function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.name === 'TimeoutError') return 'no answer within the request timeout';
-  const cause = (error as Error & { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return code ? `${code} ${cause.message}` : cause.message;
-  }
-  return error.message;
+  const outer = asErrorLike(error);
+  if (outer === undefined) return String(error);
+  if (outer.name === 'TimeoutError') return 'no answer within the request timeout';
+  const cause = asErrorLike(outer.cause);
+  if (cause !== undefined) return cause.code ? `${cause.code} ${cause.message}` : cause.message;
+  return outer.message;
+}
+
+interface ErrorLike {
+  readonly name?: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly cause?: unknown;
+}
+
+function asErrorLike(value: unknown): ErrorLike | undefined {
+  return typeof value === 'object' && value !== null && typeof (value as ErrorLike).message === 'string' ? (value as ErrorLike) : undefined;
 }
