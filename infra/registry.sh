@@ -61,12 +61,15 @@ up() {
   say "starting Apicurio Registry $APICURIO_VERSION at $URL; logs: $LOG_DIR/registry.log"
   # - H2 in a file: schemas and their ids survive a restart (the default is in memory).
   # - global compatibility BACKWARD: Confluent's default; without a rule Apicurio accepts anything.
+  # - max-subjects: Apicurio caps the Confluent API at 1000 subjects; every test run adds a few
+  #   subjects of its own to this persistent store.
   # - no UI/auth: a local test registry on the loopback address only.
   nohup java -Xms64m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$PORT" \
     -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
     -Dapicurio.datasource.url="jdbc:h2:file:$REGISTRY_STATE/data/registry" \
     -Dapicurio.rules.global.compatibility=BACKWARD \
+    -Dapicurio.ccompat.max-subjects=1000000 \
     -Dquarkus.http.access-log.enabled=false \
     -jar "$RUNNER_JAR" >"$LOG_DIR/registry.log" 2>&1 &
   echo $! >"$PIDFILE"
