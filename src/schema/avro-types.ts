@@ -9,6 +9,8 @@
  * - `long` decodes to a JS number while it is a safe integer and to a `bigint` beyond
  *   2^53: avsc's default would refuse such values ("potential precision loss"), and
  *   rounding an event id would merge two events into one idempotency key.
+ * - Logical types are not applied: a `timestamp-millis` long stays a number of ms, a
+ *   `decimal` stays bytes, so what sinks get is exactly what was written.
  */
 import avsc from 'avsc';
 import type { Schema, Type } from 'avsc';

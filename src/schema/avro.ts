@@ -50,6 +50,7 @@ type WriterEntry =
   /** The registry answered, but with nothing this decoder can read (another schema type, an invalid schema). */
   | { readonly usable: false; readonly reason: string };
 
+/** How createAvroDecoder reads values: with a registry, the Confluent wire format; without, plain bodies. */
 export interface AvroDecoderOptions {
   /** Absent: plain Avro bodies in the reader schema. */
   readonly registry?: RegistryClient;
@@ -90,7 +91,10 @@ class PlainAvroDecoder implements EventDecoder {
 }
 
 class ConfluentAvroDecoder implements EventDecoder {
-  /** Settled entries stay for the decoder's life; a pending fetch is shared by every event waiting for the same id. */
+  /**
+   * Settled entries stay for the decoder's life (an id names one schema forever, and a topic
+   * sees a handful); a pending fetch is shared by every event waiting for the same id.
+   */
   private readonly writers = new Map<number, Promise<WriterEntry>>();
   private readonly narrowed = new Map<string, { resolver?: Resolver; refusal?: string }>();
 

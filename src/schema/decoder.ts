@@ -44,7 +44,7 @@ export interface DecoderOptions {
  *
  * The reader schema is `<schemasDir>/<source.schema>.avsc`, or else the latest version of
  * the registry subject `source.schema`.
- * @throws InvalidInputError when the reader schema is missing or invalid;
+ * @throws InvalidInputError when the reader schema is missing or invalid, or has no field at the key or id path;
  *   DecoderUnavailableError when it must come from a registry that is down.
  */
 export async function createDecoder(source: PlanSource, options: DecoderOptions = {}): Promise<EventDecoder> {
@@ -54,7 +54,7 @@ export async function createDecoder(source: PlanSource, options: DecoderOptions 
     case 'avro': {
       if (source.schema === undefined) throw new InvalidInputError('source format avro needs a schema');
       // Loaded lazily: JSON-only deployments never load avsc.
-      const [{ createAvroDecoder }, { loadReaderSchema }, { RegistryClient }] = await Promise.all([
+      const [{ createAvroDecoder }, { fieldPathProblem, loadReaderSchema }, { RegistryClient }] = await Promise.all([
         import('./avro.js'),
         import('./reader-schema.js'),
         import('./registry.js'),
@@ -64,6 +64,12 @@ export async function createDecoder(source: PlanSource, options: DecoderOptions 
           ? undefined
           : new RegistryClient(options.schemaRegistryUrl, options.registryTimeoutMs === undefined ? {} : { requestTimeoutMs: options.registryTimeoutMs });
       const reader = await loadReaderSchema(source.schema, options.schemasDir, registry);
+      const problems: string[] = [];
+      for (const [what, path] of [['key', source.keyPath], ['id', source.idPath]] as const) {
+        const problem = fieldPathProblem(reader.type, path);
+        if (problem !== undefined) problems.push(`source ${what} ${path.join('.')}: ${problem} of reader schema ${reader.name} (${reader.origin})`);
+      }
+      if (problems.length > 0) throw new InvalidInputError(problems.join('; '), problems);
       return createAvroDecoder(reader, registry === undefined ? {} : { registry });
     }
   }

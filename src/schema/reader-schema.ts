@@ -2,6 +2,7 @@
  * Where a topology's `source.schema` comes from: `schemas/<name>.avsc` when that file
  * exists, otherwise the latest version of the registry subject `<name>`.
  */
+import type { Type } from 'avsc';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,8 +59,8 @@ export async function loadReaderSchema(name: string, schemasDir: string = DEFAUL
   }
 }
 
-function parseRecordSchema(text: string, origin: string): ReaderSchema['type'] {
-  let type: ReaderSchema['type'];
+function parseRecordSchema(text: string, origin: string): Type {
+  let type: Type;
   try {
     type = parseSchemaText(text);
   } catch (error) {
@@ -68,4 +69,43 @@ function parseRecordSchema(text: string, origin: string): ReaderSchema['type'] {
   // The key and id are field paths, so the top level must be a record.
   if (type.typeName !== 'record') throw new InvalidInputError(`${origin}: the schema of an event must be an Avro record, not ${type.typeName}`);
   return type;
+}
+
+/**
+ * Why a key or id field path cannot exist in records of the reader schema, or undefined
+ * when it can. Checked when the decoder is created: a typo in `source.key` would otherwise
+ * dead-letter every event, one "field missing" at a time. Unions are looked through (a
+ * `["null", Customer]` field can hold the path; an event where it is null is a bad event).
+ */
+export function fieldPathProblem(type: Type, path: readonly string[]): string | undefined {
+  let candidates: Type[] = [type];
+  for (const [index, segment] of path.entries()) {
+    const next: Type[] = [];
+    for (const candidate of candidates.flatMap(branches)) {
+      const field = candidate.typeName === 'record' ? (candidate as RecordType).fields.find((f) => f.name === segment) : undefined;
+      if (field !== undefined) next.push(field.type);
+    }
+    if (next.length === 0) {
+      const at = path.slice(0, index).join('.');
+      return `field ${path.slice(0, index + 1).join('.')} does not exist in ${at === '' ? 'the record' : at}`;
+    }
+    candidates = next;
+  }
+  const leaves = candidates.flatMap(branches).filter((leaf) => KEY_TYPES.has(leaf.typeName));
+  if (leaves.length === 0) {
+    return `field ${path.join('.')} is ${candidates.flatMap(branches).map((leaf) => leaf.typeName).join(' | ')}; a key or id must be a string, number or enum`;
+  }
+  return undefined;
+}
+
+/** Types readField turns into a key: strings, enum symbols, numbers. */
+// `abstract:long` is flowyard's long (avro-types.ts), built with avsc's LongType.__with.
+const KEY_TYPES = new Set(['string', 'enum', 'int', 'long', 'abstract:long', 'float', 'double']);
+
+interface RecordType extends Type {
+  readonly fields: readonly { readonly name: string; readonly type: Type }[];
+}
+
+function branches(type: Type): Type[] {
+  return type.typeName.startsWith('union') ? [...(type as Type & { types: readonly Type[] }).types] : [type];
 }

@@ -178,6 +178,13 @@ describe('bad input: each gives { ok: false } with its exact reason', () => {
     await expect(created).rejects.toThrow(/^source schema no-such-schema: there is no .*\/no-such-schema\.avsc and the registry has no subject no-such-schema/);
   });
 
+  test('a key path the reader schema does not have: the decoder is not created', async () => {
+    const source = { ...avroSource(topic), keyPath: ['customer', 'idd'] };
+    await expect(createDecoder(source, { schemaRegistryUrl: registryUrl(), schemasDir: SCHEMAS_DIR })).rejects.toThrow(
+      `source key customer.idd: field customer.idd does not exist in customer of reader schema order-event (${SCHEMAS_DIR}/order-event.avsc)`,
+    );
+  });
+
   test('a source schema taken from a registry subject when there is no file', async () => {
     const decoder = await createDecoder(avroSource(topic, `${topic}-value`), { schemaRegistryUrl: registryUrl(), schemasDir: SCHEMAS_DIR });
     // the subject's latest version is v2: a v1 event gets the default of the added field

@@ -9,6 +9,7 @@ import { avroType } from '../../../src/schema/avro-types.js';
 import { createAvroDecoder, encodeConfluent, type ReaderSchema } from '../../../src/schema/avro.js';
 import { narrowToValue } from '../../../src/schema/narrow.js';
 import { readField } from '../../../src/schema/fields.js';
+import { fieldPathProblem } from '../../../src/schema/reader-schema.js';
 
 const orderSchema = {
   type: 'record',
@@ -161,5 +162,33 @@ describe('union narrowing', () => {
     const narrowed = narrowToValue(writer, value) as { fields: { type: unknown }[] };
     expect(narrowed.fields[0]!.type).toEqual(['null']);
     expect(narrowed.fields[1]!.type).toEqual({ type: 'array', items: ['string', 'long'] });
+  });
+});
+
+describe('key and id paths checked against the reader schema', () => {
+  const type = avroType({
+    type: 'record',
+    name: 'P',
+    fields: [
+      { name: 'id', type: 'long' },
+      { name: 'kind', type: { type: 'enum', name: 'K', symbols: ['A'] } },
+      { name: 'customer', type: ['null', { type: 'record', name: 'C', fields: [{ name: 'ref', type: ['null', 'string'] }] }] },
+      { name: 'blob', type: 'bytes' },
+    ],
+  } as Schema);
+
+  test.each([['id'], ['kind'], ['customer.ref']])('%s can hold a key', (path) => {
+    expect(fieldPathProblem(type, path.split('.'))).toBeUndefined();
+  });
+
+  test('a field that does not exist, at the level where it is missing', () => {
+    expect(fieldPathProblem(type, ['customer', 'email'])).toBe('field customer.email does not exist in customer');
+    expect(fieldPathProblem(type, ['eventId'])).toBe('field eventId does not exist in the record');
+    expect(fieldPathProblem(type, ['id', 'x'])).toBe('field id.x does not exist in id');
+  });
+
+  test('a field whose type cannot be a key', () => {
+    expect(fieldPathProblem(type, ['customer'])).toBe('field customer is null | record; a key or id must be a string, number or enum');
+    expect(fieldPathProblem(type, ['blob'])).toBe('field blob is bytes; a key or id must be a string, number or enum');
   });
 });
