@@ -22,6 +22,8 @@ import { RegistryClient, RegistryRequestError, RegistryUnavailableError } from '
 export const MAGIC_BYTE = 0;
 /** Magic byte plus the 4-byte schema id. */
 export const WIRE_HEADER_BYTES = 5;
+/** Confluent `error_code` of GET /schemas/ids/{id} for an id no schema has. */
+const SCHEMA_NOT_FOUND = 40403;
 
 type Resolver = ReturnType<Type['createResolver']>;
 
@@ -96,7 +98,7 @@ class ConfluentAvroDecoder implements EventDecoder {
    * sees a handful); a pending fetch is shared by every event waiting for the same id.
    */
   private readonly writers = new Map<number, Promise<WriterEntry>>();
-  private readonly narrowed = new Map<string, { resolver?: Resolver; refusal?: string }>();
+  private readonly narrowed = new Map<string, { type: Type; resolver?: Resolver; refusal?: string }>();
 
   constructor(
     private readonly reader: ReaderSchema,
@@ -142,12 +144,15 @@ class ConfluentAvroDecoder implements EventDecoder {
       return { entry: await pending };
     } catch (error) {
       if (this.writers.get(id) === pending) this.writers.delete(id);
-      if (error instanceof RegistryRequestError && error.status === 404) {
+      // Only the registry's own "schema not found" (40403) convicts the event: a bare 404 more
+      // likely means SCHEMA_REGISTRY_URL points at the wrong path, which must not dead-letter everything.
+      if (error instanceof RegistryRequestError && error.status === 404 && error.errorCode === SCHEMA_NOT_FOUND) {
         return { reason: `unknown schema id ${id}: the schema registry has no schema with this id (404: ${error.registryMessage})` };
       }
       if (error instanceof RegistryUnavailableError || error instanceof RegistryRequestError) {
-        // Not the event's fault (registry down, failing, or refusing us, e.g. 401): retry later, never dead-letter.
-        throw new DecoderUnavailableError(`cannot fetch writer schema id ${id}: ${error.message}`, { cause: error });
+        // Not the event's fault (registry down, failing, misaddressed or refusing us, e.g. 401): retry later, never dead-letter.
+        const hint = error instanceof RegistryRequestError && error.status === 404 ? ' (a 404 without error_code 40403: is SCHEMA_REGISTRY_URL the registry base URL?)' : '';
+        throw new DecoderUnavailableError(`cannot fetch writer schema id ${id}: ${error.message}${hint}`, { cause: error });
       }
       throw error;
     }
@@ -186,22 +191,22 @@ class ConfluentAvroDecoder implements EventDecoder {
     const schema = narrowToValue(writer.wrapped, decoded.payload);
     const key = `${id}:${JSON.stringify(schema)}`;
     let cached = this.narrowed.get(key);
-    let narrowedType: Type | undefined;
     if (cached === undefined) {
-      narrowedType = avroType(schema, 'wrapped');
+      const type = avroType(schema, 'wrapped');
       try {
-        cached = { resolver: this.reader.type.createResolver(narrowedType) };
+        cached = { type, resolver: this.reader.type.createResolver(type) };
       } catch (error) {
-        cached = { refusal: (error as Error).message };
+        cached = { type, refusal: (error as Error).message };
       }
+      // Bounded: oldest shape out first. A shape is one combination of union branches.
       if (this.narrowed.size >= this.maxNarrowed) this.narrowed.delete(this.narrowed.keys().next().value!);
       this.narrowed.set(key, cached);
     }
     if (cached.resolver === undefined) {
       return { ok: false, reason: `${where}, with the union branches this event uses, cannot be resolved into reader schema ${this.reader.name}: ${cached.refusal}` };
     }
-    narrowedType ??= avroType(schema, 'wrapped');
-    return decodeBody(this.reader.type, narrowedType.toBuffer(decoded.payload), cached.resolver, where);
+    // The value was just decoded with the full writer schema, so the narrowed one can encode it.
+    return decodeBody(this.reader.type, cached.type.toBuffer(decoded.payload), cached.resolver, where);
   }
 }
 

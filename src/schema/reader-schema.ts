@@ -10,7 +10,7 @@ import { InvalidInputError } from '../errors.js';
 import { DecoderUnavailableError } from './decoder.js';
 import { parseSchemaText } from './avro-types.js';
 import type { ReaderSchema } from './avro.js';
-import { RegistryRequestError, RegistryUnavailableError, type RegistryClient } from './registry.js';
+import { isSubjectNotFound, RegistryRequestError, RegistryUnavailableError, type RegistryClient } from './registry.js';
 
 /** The repository's `schemas/` (this file is src/schema/ or dist/schema/, two levels below the root). */
 export const DEFAULT_SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
@@ -49,7 +49,7 @@ export async function loadReaderSchema(name: string, schemasDir: string = DEFAUL
     if (latest.schemaType.toUpperCase() !== 'AVRO') throw new InvalidInputError(`source schema ${name}: ${origin} is a ${latest.schemaType} schema, not Avro`);
     return { name, origin, type: parseRecordSchema(latest.schema, origin) };
   } catch (error) {
-    if (error instanceof RegistryRequestError && error.status === 404) {
+    if (isSubjectNotFound(error)) {
       throw new InvalidInputError(`source schema ${name}: there is no ${join(schemasDir, `${name}.avsc`)} and the registry has no subject ${name} (${error.registryMessage})`);
     }
     if (error instanceof RegistryUnavailableError || error instanceof RegistryRequestError) {

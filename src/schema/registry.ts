@@ -63,6 +63,15 @@ const DEFAULT_TIMEOUT_MS = 5_000; // a router waiting longer than this learns no
 const SUBJECT_OR_VERSION_NOT_FOUND = new Set([40401, 40402]);
 
 /**
+ * True when the registry itself says the subject (or its version) does not exist. A 404
+ * without those codes comes from a wrong path (SCHEMA_REGISTRY_URL missing `/apis/ccompat/v7`,
+ * say) and must not read as "nothing registered".
+ */
+export function isSubjectNotFound(error: unknown): error is RegistryRequestError {
+  return error instanceof RegistryRequestError && error.status === 404 && error.errorCode !== undefined && SUBJECT_OR_VERSION_NOT_FOUND.has(error.errorCode);
+}
+
+/**
  * Confluent Schema Registry REST client. `baseUrl` is what SCHEMA_REGISTRY_URL holds, e.g.
  * `http://127.0.0.1:8081/apis/ccompat/v7` for the local Apicurio Registry.
  */
@@ -118,9 +127,7 @@ export class RegistryClient {
       const messages = Array.isArray(record.messages) ? record.messages.map(String) : [];
       return { compatible: record.is_compatible === true, messages, subjectExists: true };
     } catch (error) {
-      if (error instanceof RegistryRequestError && error.status === 404 && (error.errorCode === undefined || SUBJECT_OR_VERSION_NOT_FOUND.has(error.errorCode))) {
-        return { compatible: true, messages: [], subjectExists: false };
-      }
+      if (isSubjectNotFound(error)) return { compatible: true, messages: [], subjectExists: false };
       throw error;
     }
   }

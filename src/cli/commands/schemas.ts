@@ -5,7 +5,7 @@ import { loadEnv } from '../../config/env.js';
 import { loadTopology } from '../../topology/load.js';
 import { parseSchemaText } from '../../schema/avro-types.js';
 import { DEFAULT_SCHEMAS_DIR, readLocalSchema } from '../../schema/reader-schema.js';
-import { RegistryClient, RegistryRequestError, type SubjectVersion } from '../../schema/registry.js';
+import { isSubjectNotFound, RegistryClient, RegistryRequestError, type SubjectVersion } from '../../schema/registry.js';
 import { DEFAULT_SUBJECT_NAME_STRATEGY, valueSubjects, type SubjectNameStrategy } from '../../schema/subjects.js';
 
 interface SchemasOptions {
@@ -78,7 +78,7 @@ async function latestOrNone(registry: RegistryClient, subject: string): Promise<
   try {
     return await registry.latest(subject);
   } catch (error) {
-    if (error instanceof RegistryRequestError && error.status === 404) return undefined;
+    if (isSubjectNotFound(error)) return undefined;
     throw error;
   }
 }

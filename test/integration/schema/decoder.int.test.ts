@@ -8,7 +8,7 @@ import type { Schema } from 'avsc';
 import { InvalidInputError } from '../../../src/errors.js';
 import { avroType } from '../../../src/schema/avro-types.js';
 import { encodeConfluent } from '../../../src/schema/avro.js';
-import { createDecoder, type EventDecoder } from '../../../src/schema/decoder.js';
+import { createDecoder, DecoderUnavailableError, type EventDecoder } from '../../../src/schema/decoder.js';
 import { readField } from '../../../src/schema/fields.js';
 import { RegistryClient } from '../../../src/schema/registry.js';
 import { uniqueName } from '../../helpers/servers.js';
@@ -126,6 +126,15 @@ describe('bad input: each gives { ok: false } with its exact reason', () => {
     const result = await readerV1.decode(encodeConfluent(unknown, body()));
     expect(result.ok).toBe(false);
     expect(!result.ok && result.reason).toMatch(/^unknown schema id 2000000000: the schema registry has no schema with this id \(404: .*2000000000.*\)$/);
+  });
+
+  test('a registry URL with the wrong path answers 404 too, but that is no reason to dead-letter: unavailable', async () => {
+    const misaddressed = registryUrl().replace(/\/apis\/ccompat\/v7$/, '') + '/not-the-api';
+    const decoder = await createDecoder(avroSource(topic), { schemaRegistryUrl: misaddressed, schemasDir: SCHEMAS_DIR });
+    const result = decoder.decode(encodeConfluent(idV1, body()));
+    await expect(result).rejects.toBeInstanceOf(DecoderUnavailableError);
+    await expect(result).rejects.toThrow(/is SCHEMA_REGISTRY_URL the registry base URL\?/);
+    await decoder.close();
   });
 
   test('truncated body', async () => {

@@ -158,6 +158,15 @@ test('invalid input exits 2 with one line per problem', async () => {
   expect(invalid.stderr).toMatch(new RegExp(`^${notAvro}: not a valid Avro record schema: .*nope`));
 });
 
+test('a registry URL with the wrong path is a failure, never "nothing registered yet"', async () => {
+  const { file } = topology();
+  const misaddressed = registryUrl().replace(/\/apis\/ccompat\/v7$/, '') + '/not-the-api';
+  const result = await run('schemas', 'check', file, '--registry-url', misaddressed);
+  expect(result.code).toBe(1);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).toContain(`registry ${misaddressed} answered 404 to GET /subjects/`);
+});
+
 test('an unreachable registry is a runtime failure (exit 1), not invalid input', async () => {
   const { file } = topology();
   const url = `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`; // nothing listens there
