@@ -1,0 +1,93 @@
+/**
+ * The Redis side of flowyard's guarantees (DESIGN.md §5). Keys, all expiring after the
+ * topology's `dedup.ttlSeconds`:
+ *
+ *   fy:{name}:routed:{eventId}        the router routed this event and committed the copies
+ *   fy:{name}:seq:{key}               last seq assigned to a causal group (no TTL: seqs only grow)
+ *   fy:{name}:seqof:{eventId}         the seq an event got, so a redelivered event keeps it
+ *   fy:{name}:done:{dest}:{eventId}   the destination's write succeeded
+ *
+ * When each key is written relative to the offset commit, and what a crash in between does:
+ * - `routed` is set AFTER the router's transaction (copies + offsets) committed. A crash
+ *   before it re-delivers the batch; the copies go out again and the workers' done-keys stop
+ *   a second write. A crash can never mark an event routed whose copies were not committed.
+ * - `seqof` is set BEFORE the copies are produced, so a re-delivered event gets the same seq.
+ * - `done` is set AFTER the write succeeded and BEFORE the worker commits its offset. A crash
+ *   between write and `done` re-delivers the event and writes it again: sinks are idempotent by
+ *   event id for that window (DESIGN.md §5). A crash after `done` only skips the write.
+ */
+import type { Redis } from 'ioredis';
+
+/** Lua: for each (eventId, key) pair, return the event's seq, assigning the next one of its group once. */
+const ASSIGN_SEQ = `
+local prefix = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV, 2 do
+  local seqof = prefix .. ':seqof:' .. ARGV[i]
+  local seq = redis.call('GET', seqof)
+  if not seq then
+    seq = redis.call('INCR', prefix .. ':seq:' .. ARGV[i + 1])
+    redis.call('SET', seqof, seq, 'EX', ttl)
+  end
+  out[#out + 1] = tonumber(seq)
+end
+return out
+`;
+
+export class DedupStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: Redis,
+    topologyName: string,
+    private readonly ttlSeconds: number,
+  ) {
+    // Braces make a Redis Cluster hash tag: one topology's keys live on one slot, so the Lua script may touch them all.
+    this.prefix = `fy:{${topologyName}}`;
+  }
+
+  /** Event ids among `eventIds` that were already routed (one round trip). */
+  async routed(eventIds: readonly string[]): Promise<Set<string>> {
+    return this.present(eventIds.map((id) => `${this.prefix}:routed:${id}`), eventIds);
+  }
+
+  async markRouted(eventIds: readonly string[]): Promise<void> {
+    await this.setAll(eventIds.map((id) => `${this.prefix}:routed:${id}`));
+  }
+
+  /** The seq of each event in its causal group, assigned once per event id (one round trip). */
+  async assignSeqs(events: readonly { eventId: string; key: string }[]): Promise<number[]> {
+    if (events.length === 0) return [];
+    const args = events.flatMap((e) => [e.eventId, e.key]);
+    return (await this.redis.eval(ASSIGN_SEQ, 0, this.prefix, this.ttlSeconds, ...args)) as number[];
+  }
+
+  /** Event ids among `eventIds` whose write to `destination` already succeeded (one round trip). */
+  async done(destination: string, eventIds: readonly string[]): Promise<Set<string>> {
+    return this.present(eventIds.map((id) => this.doneKey(destination, id)), eventIds);
+  }
+
+  async markDone(destination: string, eventId: string): Promise<void> {
+    await this.redis.set(this.doneKey(destination, eventId), '1', 'EX', this.ttlSeconds);
+  }
+
+  private doneKey(destination: string, eventId: string): string {
+    return `${this.prefix}:done:${destination}:${eventId}`;
+  }
+
+  private async present(keys: readonly string[], ids: readonly string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const values = await this.redis.mget(...keys);
+    return new Set(ids.filter((_, i) => values[i] !== null));
+  }
+
+  private async setAll(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.set(key, '1', 'EX', this.ttlSeconds);
+    const results = await pipeline.exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (failed) throw failed[0];
+  }
+}

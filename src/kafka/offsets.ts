@@ -1,0 +1,37 @@
+import type { KafkaClient } from './client.js';
+
+/** High watermark (next offset) of every partition of `topics`; missing topics are skipped. */
+export async function highWatermarks(kafka: KafkaClient, topics: readonly string[]): Promise<Map<string, Map<number, string>>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const result = new Map<string, Map<number, string>>();
+    for (const topic of topics.filter((t) => existing.has(t))) {
+      const offsets = await retryWhileRetriable(() => admin.fetchTopicOffsets(topic));
+      result.set(topic, new Map(offsets.map((o) => [o.partition, o.high])));
+    }
+    return result;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records added to `topic` between two watermark snapshots. */
+export function recordsBetween(before: Map<string, Map<number, string>>, after: Map<string, Map<number, string>>, topic: string): number {
+  let total = 0n;
+  for (const [partition, high] of after.get(topic) ?? []) total += BigInt(high) - BigInt(before.get(topic)?.get(partition) ?? '0');
+  return Number(total);
+}
+
+/** Just-created topics answer "not the leader" for a moment while leaders are elected. */
+async function retryWhileRetriable<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if ((error as { retriable?: boolean }).retriable !== true || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

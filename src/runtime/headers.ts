@@ -1,0 +1,76 @@
+/**
+ * The headers flowyard adds to every record it writes (DESIGN.md §4). Values pass through
+ * as the bytes that came in; everything flowyard knows about an event travels here.
+ */
+import { randomBytes } from 'node:crypto';
+
+export const HEADER = {
+  plan: 'fy-plan',
+  eventId: 'fy-event-id',
+  key: 'fy-key',
+  seq: 'fy-seq',
+  ingestedAt: 'fy-ingested-at',
+  attempt: 'fy-attempt',
+  traceparent: 'traceparent',
+  error: 'fy-error',
+  errorClass: 'fy-error-class',
+  destination: 'fy-destination',
+  attempts: 'fy-attempts',
+  origin: 'fy-origin',
+} as const;
+
+/** What every routed copy carries; a worker reads these instead of decoding the value again. */
+export interface EventHeaders {
+  readonly plan: string;
+  readonly eventId: string;
+  readonly key: string;
+  readonly seq: number;
+  /** ms since epoch, when the router first consumed the event. */
+  readonly ingestedAt: number;
+  readonly traceparent: string;
+}
+
+export function toHeaders(event: EventHeaders, attempt = 1): Record<string, string> {
+  return {
+    [HEADER.plan]: event.plan,
+    [HEADER.eventId]: event.eventId,
+    [HEADER.key]: event.key,
+    [HEADER.seq]: String(event.seq),
+    [HEADER.ingestedAt]: String(event.ingestedAt),
+    [HEADER.attempt]: String(attempt),
+    [HEADER.traceparent]: event.traceparent,
+  };
+}
+
+/** Reads a routed copy's headers; undefined reason names the first missing or malformed one. */
+export function fromHeaders(headers: Readonly<Record<string, string>>): { ok: true; event: EventHeaders } | { ok: false; reason: string } {
+  const missing = [HEADER.plan, HEADER.eventId, HEADER.key, HEADER.seq, HEADER.ingestedAt].filter((h) => !headers[h]);
+  if (missing.length > 0) return { ok: false, reason: `missing header(s) ${missing.join(', ')}: not a record routed by flowyard` };
+  const seq = Number(headers[HEADER.seq]);
+  const ingestedAt = Number(headers[HEADER.ingestedAt]);
+  if (!Number.isSafeInteger(seq) || seq < 1) return { ok: false, reason: `header ${HEADER.seq}=${JSON.stringify(headers[HEADER.seq])} is not a positive integer` };
+  if (!Number.isFinite(ingestedAt)) return { ok: false, reason: `header ${HEADER.ingestedAt}=${JSON.stringify(headers[HEADER.ingestedAt])} is not a number` };
+  return {
+    ok: true,
+    event: {
+      plan: headers[HEADER.plan]!,
+      eventId: headers[HEADER.eventId]!,
+      key: headers[HEADER.key]!,
+      seq,
+      ingestedAt,
+      traceparent: validTraceparent(headers[HEADER.traceparent]) ?? newTraceparent(),
+    },
+  };
+}
+
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** A W3C traceparent, if `value` is one (version 00). */
+export function validTraceparent(value: string | undefined): string | undefined {
+  return value !== undefined && TRACEPARENT.test(value) ? value : undefined;
+}
+
+/** Starts a new trace for an event that arrived without one (sampled). */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}

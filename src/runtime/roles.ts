@@ -1,0 +1,63 @@
+/**
+ * Builds the roles of one plan that this process should run (`--roles`, `--destinations`).
+ * Roles receive their slice of the plan and the shared clients; they never see the YAML.
+ */
+import { InvalidInputError } from '../errors.js';
+import { DedupStore } from '../dedup/store.js';
+import { createDecoder } from '../schema/decoder.js';
+import { createSink } from '../sinks/factory.js';
+import type { Plan, RoleName } from '../topology/plan.js';
+import type { RoleContext } from './context.js';
+import type { Role } from './role.js';
+import { Router } from './router.js';
+import { Worker } from './worker.js';
+import type { SharedClients } from './shared.js';
+
+export const ROLE_NAMES: readonly RoleName[] = ['router', 'worker', 'tracker', 'sequencer'];
+
+export interface RoleSelection {
+  readonly roles: ReadonlySet<RoleName>;
+  /** Workers to run; undefined = every destination of the plan. */
+  readonly destinations?: ReadonlySet<string>;
+}
+
+/** Roles this build can run; tracker and sequencer arrive with their issues. */
+const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker']);
+
+export async function createRoles(plan: Plan, shared: SharedClients, selection: RoleSelection): Promise<Role[]> {
+  const unknown = [...(selection.destinations ?? [])].filter((d) => !plan.destinations.some((p) => p.name === d));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`--destinations: ${unknown.join(', ')} not in topology ${plan.name} (it has ${plan.destinations.map((d) => d.name).join(', ')})`);
+  }
+  const context: RoleContext = {
+    plan,
+    env: shared.env,
+    kafka: shared.kafka,
+    redis: shared.redis,
+    metrics: shared.metrics,
+    dedup: new DedupStore(shared.redis, plan.name, plan.dedup.ttlSeconds),
+    logger: shared.logger.child({ plan: plan.id }),
+  };
+  const decoderOptions = shared.env.schemaRegistryUrl ? { schemaRegistryUrl: shared.env.schemaRegistryUrl } : {};
+  const roles: Role[] = [];
+  const planned = new Set(plan.roles.map((r) => r.role));
+  for (const role of selection.roles) {
+    if (planned.has(role) && !IMPLEMENTED.has(role)) context.logger.warn({ role }, `the ${role} role is not implemented in this version; not started`);
+  }
+  if (selection.roles.has('router')) roles.push(new Router(context, await createDecoder(plan.source, decoderOptions)));
+  if (selection.roles.has('worker')) {
+    for (const destination of plan.destinations) {
+      if (selection.destinations && !selection.destinations.has(destination.name)) continue;
+      const sink = createSink(destination.sink, {
+        destination: destination.name,
+        concurrency: destination.concurrency,
+        timeoutMs: destination.timeoutMs,
+        kafka: shared.kafka,
+        env: shared.env,
+        logger: context.logger.child({ destination: destination.name }),
+      });
+      roles.push(new Worker(context, destination, sink, await createDecoder(plan.source, decoderOptions)));
+    }
+  }
+  return roles;
+}

@@ -1,0 +1,187 @@
+/**
+ * The router role (DESIGN.md §5): decode and validate each source event, drop events
+ * already routed, assign the per-causal-group seq, and produce one copy per first step of
+ * the plan, keyed by the causal key. Copies, dead letters of bad events and the source
+ * offsets go in ONE Kafka transaction per batch, so a crash either routes a batch fully or
+ * not at all; the Redis `routed` marks follow the commit (see src/dedup/store.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Producer } from 'kafkajs';
+import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
+import { createProducer, produceTransactionally } from '../kafka/producer.js';
+import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { ExponentialBackoff } from '../resilience/backoff.js';
+import { DecoderUnavailableError, type EventDecoder } from '../schema/decoder.js';
+import { readField } from '../schema/fields.js';
+import { planLabels, type RoleContext } from './context.js';
+import { deadLetterRecord } from './dead-letter.js';
+import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.js';
+import { RoleLifecycle, type Role } from './role.js';
+import { AbandonedError, sleep } from './sleep.js';
+
+interface Routable {
+  readonly record: ConsumedRecord;
+  readonly eventId: string;
+  readonly key: string;
+}
+
+/** Waits between tries of a batch that could not be routed (registry or Redis down). */
+const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
+
+export class Router implements Role {
+  readonly name = 'router';
+  private readonly lifecycle = new RoleLifecycle('router');
+  private consumer: BatchConsumer | undefined;
+  private producer: Producer | undefined;
+  private readonly stopping = new AbortController();
+  private readonly firstTopics: readonly string[];
+  private readonly labels: { topology: string; plan: string };
+
+  constructor(
+    private readonly context: RoleContext,
+    private readonly decoder: EventDecoder,
+  ) {
+    const { plan } = context;
+    this.firstTopics = plan.destinations.filter((d) => d.releasedBy === 'router').map((d) => d.inputTopic);
+    this.labels = planLabels(plan);
+  }
+
+  async start(): Promise<void> {
+    const { plan, kafka, logger } = this.context;
+    this.lifecycle.to('starting');
+    // A fresh transactional id per process: atomic copies + offsets. Zombie fencing across
+    // restarts would need an id per partition (KIP-447), which kafkajs does not support.
+    this.producer = await createProducer(kafka, { transactionalId: `${plan.groups.router}-${randomUUID()}` });
+    this.consumer = new BatchConsumer({
+      kafka,
+      logger,
+      groupId: plan.groups.router,
+      topics: plan.source.topics,
+      commitMode: 'manual',
+      handleBatch: (records, controls) => this.handleBatch(records, controls),
+    });
+    await this.consumer.start();
+    this.lifecycle.to('running');
+    logger.info({ role: this.name, topics: plan.source.topics, firstTopics: this.firstTopics }, 'router running');
+  }
+
+  async stop(): Promise<void> {
+    if (this.lifecycle.state === 'stopped') return;
+    this.lifecycle.to('draining');
+    this.stopping.abort();
+    this.consumer?.stopFetching();
+    await this.consumer?.disconnect(); // waits for the batch in hand, which commits in its transaction or not at all
+    await this.producer?.disconnect();
+    this.lifecycle.to('stopped');
+  }
+
+  /** Retries the whole batch until it is routed: nothing is committed before it is. */
+  private async handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
+    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.route(records);
+        return;
+      } catch (error) {
+        if (this.stopping.signal.aborted) throw new AbandonedError();
+        const waitMs = backoff.delayMs(attempt);
+        const unavailable = error instanceof DecoderUnavailableError;
+        this.context.logger.warn(
+          { err: error, topic: records[0]?.topic, partition: records[0]?.partition, attempt, waitMs },
+          unavailable ? 'schema registry unavailable; batch waits' : 'routing a batch failed; retrying it',
+        );
+        await sleep(waitMs, this.stopping.signal);
+        await controls.heartbeat();
+      }
+    }
+  }
+
+  private async route(records: readonly ConsumedRecord[]): Promise<void> {
+    const { plan, dedup, metrics, logger } = this.context;
+    const deadLetters: OutgoingRecord[] = [];
+    const candidates: Routable[] = [];
+    const seenInBatch = new Set<string>();
+    let duplicates = 0;
+
+    for (const record of records) {
+      const problem = await this.extract(record);
+      if (typeof problem === 'string') {
+        logger.warn({ origin: `${record.topic}/${record.partition}/${record.offset}`, reason: problem }, 'invalid event dead-lettered');
+        deadLetters.push(
+          deadLetterRecord({ origin: record, errorClass: 'invalid', error: problem, destination: 'router', attempts: 0, headers: { [HEADER.plan]: plan.id } }),
+        );
+        continue;
+      }
+      if (seenInBatch.has(problem.eventId)) {
+        duplicates += 1;
+        continue;
+      }
+      seenInBatch.add(problem.eventId);
+      candidates.push(problem);
+    }
+
+    const routed = await dedup.routed(candidates.map((c) => c.eventId));
+    const fresh = candidates.filter((c) => !routed.has(c.eventId));
+    duplicates += candidates.length - fresh.length;
+    const seqs = await dedup.assignSeqs(fresh);
+
+    const copies = new Map<string, OutgoingRecord[]>(this.firstTopics.map((t) => [t, []]));
+    const ingestedAt = Date.now();
+    fresh.forEach((event, index) => {
+      const headers = toHeaders({
+        plan: plan.id,
+        eventId: event.eventId,
+        key: event.key,
+        seq: seqs[index]!,
+        ingestedAt,
+        traceparent: validTraceparent(event.record.headers[HEADER.traceparent]) ?? newTraceparent(),
+      });
+      for (const topic of this.firstTopics) copies.get(topic)!.push({ key: event.key, value: event.record.value, headers });
+    });
+    if (deadLetters.length > 0) copies.set(plan.dlqTopic, deadLetters);
+
+    const last = records[records.length - 1]!;
+    await produceTransactionally(this.producer!, plan.groups.router, copies, [
+      { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
+    ]);
+    await this.untilDone('marking events routed', () => dedup.markRouted(fresh.map((e) => e.eventId)));
+
+    metrics.eventsIn.inc(this.labels, records.length);
+    if (duplicates > 0) metrics.dedupHits.inc({ ...this.labels, stage: 'router' }, duplicates);
+    if (deadLetters.length > 0) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'invalid' }, deadLetters.length);
+    for (const destination of plan.destinations) {
+      if (destination.releasedBy === 'router' && fresh.length > 0) metrics.eventsRouted.inc({ ...this.labels, destination: destination.name }, fresh.length);
+    }
+  }
+
+  /**
+   * The copies are committed already: retrying the whole batch would route it twice, so
+   * only this step is retried. Abandoned at shutdown, the marks are missing and a later
+   * duplicate of these events is routed again; the workers' done-keys stop its writes.
+   */
+  private async untilDone(what: string, step: () => Promise<void>): Promise<void> {
+    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await step();
+      } catch (error) {
+        if (this.stopping.signal.aborted) return;
+        const waitMs = backoff.delayMs(attempt);
+        this.context.logger.warn({ err: error, attempt, waitMs }, `${what} failed; retrying`);
+        await sleep(waitMs, this.stopping.signal).catch(() => undefined);
+      }
+    }
+  }
+
+  /** The event's id and key, or why it cannot be routed. Rejects only when the decoder is unavailable. */
+  private async extract(record: ConsumedRecord): Promise<Routable | string> {
+    const { source } = this.context.plan;
+    const decoded = await this.decoder.decode(record.value);
+    if (!decoded.ok) return decoded.reason;
+    const eventId = readField(decoded.payload, source.idPath);
+    if (!eventId.ok) return `event id: ${eventId.reason}`;
+    const key = readField(decoded.payload, source.keyPath);
+    if (!key.ok) return `causal key: ${key.reason}`;
+    return { record, eventId: eventId.value, key: key.value };
+  }
+}
