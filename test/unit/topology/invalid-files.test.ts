@@ -208,13 +208,13 @@ const cases: Case[] = [
   // --- sinks
   {
     name: 'an unknown sink type',
-    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: notify', '    sink: { type: http, url: "http://notifier:8080/hook" }'),
-    problems: ["9:19: unknown sink type 'http' in destinations[0].sink; known types: kafka"],
+    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: notify', '    sink: { type: carrier-pigeon, url: "http://notifier:8080/hook" }'),
+    problems: ["9:19: unknown sink type 'carrier-pigeon' in destinations[0].sink; known types: kafka, http, redis, postgres"],
   },
   {
     name: 'a sink without type',
     text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { topic: orders.ledger }'),
-    problems: ["9:11: destinations[0].sink needs a 'type' naming the sink; known types: kafka"],
+    problems: ["9:11: destinations[0].sink needs a 'type' naming the sink; known types: kafka, http, redis, postgres"],
   },
   {
     name: 'a kafka sink with a misspelt field',
@@ -235,7 +235,7 @@ const cases: Case[] = [
   {
     name: 'a sink type that is not a name',
     text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: 7, topic: orders.ledger }'),
-    problems: ['9:19: unknown sink type 7 in destinations[0].sink; known types: kafka'],
+    problems: ['9:19: unknown sink type 7 in destinations[0].sink; known types: kafka, http, redis, postgres'],
   },
   {
     name: 'a sink given as a string',
