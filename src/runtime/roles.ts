@@ -5,7 +5,7 @@
 import { InvalidInputError } from '../errors.js';
 import { DedupStore } from '../dedup/store.js';
 import { createDecoder } from '../schema/decoder.js';
-import { createSink } from '../sinks/factory.js';
+import { createSink, type SinkFactory } from '../sinks/factory.js';
 import type { Plan, RoleName } from '../topology/plan.js';
 import type { RoleContext } from './context.js';
 import type { Role } from './role.js';
@@ -24,7 +24,12 @@ export interface RoleSelection {
 /** Roles this build can run; tracker and sequencer arrive with their issues. */
 const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker']);
 
-export async function createRoles(plan: Plan, shared: SharedClients, selection: RoleSelection): Promise<Role[]> {
+export interface RoleOverrides {
+  /** Builds sinks instead of the registered factories: tests and benchmarks plug in their own destinations. */
+  readonly createSink?: SinkFactory;
+}
+
+export async function createRoles(plan: Plan, shared: SharedClients, selection: RoleSelection, overrides: RoleOverrides = {}): Promise<Role[]> {
   const unknown = [...(selection.destinations ?? [])].filter((d) => !plan.destinations.some((p) => p.name === d));
   if (unknown.length > 0) {
     throw new InvalidInputError(`--destinations: ${unknown.join(', ')} not in topology ${plan.name} (it has ${plan.destinations.map((d) => d.name).join(', ')})`);
@@ -48,7 +53,7 @@ export async function createRoles(plan: Plan, shared: SharedClients, selection: 
   if (selection.roles.has('worker')) {
     for (const destination of plan.destinations) {
       if (selection.destinations && !selection.destinations.has(destination.name)) continue;
-      const sink = createSink(destination.sink, {
+      const sink = (overrides.createSink ?? createSink)(destination.sink, {
         destination: destination.name,
         concurrency: destination.concurrency,
         timeoutMs: destination.timeoutMs,

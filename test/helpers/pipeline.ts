@@ -1,0 +1,151 @@
+/**
+ * Runs a topology's roles in this process against the real broker and Redis, with
+ * destinations that record every side effect in Redis, so scenario tests can count writes
+ * per event and check per-key order. Each pipeline gets unique topic and group names.
+ */
+import type { Redis } from 'ioredis';
+import { createPlanTopics } from '../../src/cli/commands/topics.js';
+import { sampleEvents } from '../../src/cli/sample-events.js';
+import { createProducer, produce } from '../../src/kafka/producer.js';
+import type { ConsumedRecord, OutgoingRecord } from '../../src/kafka/records.js';
+import { tailTopics, type Tail } from '../../src/kafka/tail.js';
+import { parseCompletion, type Completion } from '../../src/runtime/completion.js';
+import type { Role } from '../../src/runtime/role.js';
+import { createRoles } from '../../src/runtime/roles.js';
+import { closeSharedClients, createSharedClients, type SharedClients } from '../../src/runtime/shared.js';
+import type { SinkContext } from '../../src/sinks/factory.js';
+import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
+import { parseTopology } from '../../src/topology/load.js';
+import type { Plan, RoleName } from '../../src/topology/plan.js';
+import { testEnv, testLogger, uniqueName } from './servers.js';
+
+/** Decides per write: resolve to write, throw to fail. `attempt` counts this event's calls to this destination. */
+export type Behaviour = (record: SinkRecord, attempt: number) => void | Promise<void>;
+
+/** A destination whose side effect is an RPUSH of `key|eventId|n` to a Redis list. */
+export class RecordingSink implements Sink {
+  private readonly attempts = new Map<string, number>();
+  constructor(
+    private readonly redis: Redis,
+    readonly listKey: string,
+    private readonly behaviour: () => Behaviour,
+  ) {}
+  async start(): Promise<void> {}
+  async write(record: SinkRecord): Promise<void> {
+    const attempt = (this.attempts.get(record.eventId) ?? 0) + 1;
+    this.attempts.set(record.eventId, attempt);
+    await this.behaviour()(record, attempt);
+    const n = (record.payload as { n?: number } | undefined)?.n;
+    await this.redis.rpush(this.listKey, `${record.key}|${record.eventId}|${n}`);
+  }
+  async close(): Promise<void> {}
+}
+
+export interface Written {
+  readonly key: string;
+  readonly eventId: string;
+  readonly n: number;
+}
+
+export class TestPipeline {
+  readonly behaviours = new Map<string, Behaviour>();
+  readonly completions: Completion[] = [];
+  readonly deadLetters: ConsumedRecord[] = [];
+  private roles: Role[] = [];
+  private tail: Tail | undefined;
+
+  private constructor(
+    readonly plan: Plan,
+    readonly shared: SharedClients,
+    readonly runId: string,
+  ) {}
+
+  /** `yaml` is a topology body without `name`; `{name}` in it is replaced by the unique name. */
+  static async create(yaml: string): Promise<TestPipeline> {
+    const name = uniqueName('it');
+    const text = `name: ${name}\n${yaml.replaceAll('{name}', name)}`;
+    const { plan } = parseTopology(text, `${name}.yaml`, {});
+    const shared = await createSharedClients(testEnv(), testLogger());
+    await createPlanTopics(plan, shared.kafka);
+    const pipeline = new TestPipeline(plan, shared, name);
+    pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
+      if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
+      else {
+        const completion = parseCompletion(record.value);
+        if (completion) pipeline.completions.push(completion);
+      }
+    });
+    return pipeline;
+  }
+
+  listKey(destination: string): string {
+    return `it:${this.runId}:${destination}`;
+  }
+
+  async start(roles: readonly RoleName[] = ['router', 'worker']): Promise<void> {
+    this.roles = await createRoles(
+      this.plan,
+      this.shared,
+      { roles: new Set(roles) },
+      {
+        createSink: (_config, context: SinkContext) =>
+          new RecordingSink(this.shared.redis, this.listKey(context.destination), () => this.behaviours.get(context.destination) ?? (() => undefined)),
+      },
+    );
+    for (const role of this.roles) await role.start();
+  }
+
+  async stopRoles(): Promise<void> {
+    for (const role of this.roles) await role.stop();
+    this.roles = [];
+  }
+
+  async close(): Promise<void> {
+    await this.stopRoles();
+    await this.tail?.stop();
+    await closeSharedClients(this.shared);
+  }
+
+  samples(count: number, keys: number): { records: OutgoingRecord[]; eventIds: string[] } {
+    return sampleEvents(this.plan.source, { count, keys, runId: this.runId });
+  }
+
+  async produce(records: readonly OutgoingRecord[]): Promise<void> {
+    const producer = await createProducer(this.shared.kafka);
+    try {
+      for (let i = 0; i < records.length; i += 500) await produce(producer, this.plan.source.topics[0]!, records.slice(i, i + 500));
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  async written(destination: string): Promise<Written[]> {
+    const entries = await this.shared.redis.lrange(this.listKey(destination), 0, -1);
+    return entries.map((entry) => {
+      const [key, eventId, n] = entry.split('|');
+      return { key: key!, eventId: eventId!, n: Number(n) };
+    });
+  }
+
+  /** Distinct events that completed (ok or failed) at `destination`. */
+  finished(destination: string): number {
+    return new Set(this.completions.filter((c) => c.destination === destination).map((c) => c.eventId)).size;
+  }
+}
+
+/** Every event written exactly once, and per key in source order (`n` increases). */
+export function checkExactlyOnceInOrder(written: readonly Written[], eventIds: readonly string[]): { missing: string[]; duplicated: string[]; outOfOrderKeys: string[] } {
+  const counts = new Map<string, number>();
+  for (const w of written) counts.set(w.eventId, (counts.get(w.eventId) ?? 0) + 1);
+  const lastN = new Map<string, number>();
+  const outOfOrder = new Set<string>();
+  for (const w of written) {
+    if ((lastN.get(w.key) ?? -1) > w.n) outOfOrder.add(w.key);
+    lastN.set(w.key, w.n);
+  }
+  return {
+    missing: eventIds.filter((id) => !counts.has(id)),
+    duplicated: [...counts].filter(([, c]) => c > 1).map(([id]) => id),
+    outOfOrderKeys: [...outOfOrder],
+  };
+}
