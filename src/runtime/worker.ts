@@ -263,6 +263,13 @@ export class Worker implements Role {
         timer();
         this.breaker.recordFailure(error);
         const decision = this.policy.decide(error, attempt);
+        if (decision.action === 'give-up' && decision.reason === 'exhausted' && this.breaker.state.name !== 'closed') {
+          // The destination is out, not this event: its attempts ran out while the circuit
+          // opened. Hold it like every other write until a probe gets through, instead of
+          // dead-lettering events for an outage (DESIGN.md §5: an open circuit drops nothing).
+          logger.info({ ...this.logFields(item), attempt }, 'attempts exhausted during an outage; held until the circuit closes');
+          continue;
+        }
         if (decision.action === 'give-up') {
           logger.warn({ err: decision.error, ...this.logFields(item), attempt, reason: decision.reason }, 'write failed for good; dead-lettering');
           await this.deadLetter(item, decision.errorClass, decision.error.message, attempt);
