@@ -58,6 +58,8 @@ export class TestPipeline {
     readonly plan: Plan,
     readonly shared: SharedClients,
     readonly runId: string,
+    /** The topology text, for tests that also run the CLI on it. */
+    readonly yaml: string,
   ) {}
 
   /** `yaml` is a topology body without `name`; `{name}` in it is replaced by the unique name. */
@@ -67,7 +69,7 @@ export class TestPipeline {
     const { plan } = parseTopology(text, `${name}.yaml`, {});
     const shared = await createSharedClients(testEnv(), testLogger());
     await createPlanTopics(plan, shared.kafka);
-    const pipeline = new TestPipeline(plan, shared, name);
+    const pipeline = new TestPipeline(plan, shared, name, text);
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
       else {
