@@ -143,6 +143,8 @@ with zipfile.ZipFile(wheel) as zf:
 PY
 }
 
+# Go's official tarball installs to /usr/local/go; its bin folder is not always on PATH.
+command -v go >/dev/null || [[ ! -x /usr/local/go/bin/go ]] || PATH="$PATH:/usr/local/go/bin"
 mkdir -p "$BIN_DIR"
 # One installer at a time (parallel test runs, two checkouts on one machine).
 exec 9>"$CACHE_DIR/tools.lock"

@@ -457,6 +457,27 @@ describe('helm chart helm/flowyard', () => {
     expect(helmTemplateError(['--set', 'kafka.tls.enabled=true', '--set', 'kafka.tls.existingSecret=tls', '--set', 'kafka.tls.certKey=tls.crt'])).toMatch(/client certificate needs both/);
   });
 
+  test('the chart README documents every value of values.yaml, and only values that exist', () => {
+    const readme = readFileSync(join(chart, 'README.md'), 'utf8');
+    const documented = [...readme.matchAll(/^\| `([a-zA-Z][\w.]*)` \|/gm)].map((m) => m[1]!);
+    const values = valuesOf(join(chart, 'values.yaml'));
+    const leaves: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0 && path !== 'topology') {
+        for (const [key, child] of Object.entries(node)) walk(child, path ? `${path}.${key}` : key);
+      } else {
+        leaves.push(path);
+      }
+    };
+    walk(values, '');
+    const lookup = (path: string): boolean => path.split('.').reduce<{ ok: boolean; node: unknown }>(
+      (acc, key) => ({ ok: acc.ok && !!acc.node && typeof acc.node === 'object' && key in (acc.node as object), node: (acc.node as Record<string, unknown> | undefined)?.[key] }),
+      { ok: true, node: values },
+    ).ok;
+    expect(documented.filter((key) => !lookup(key))).toEqual([]);
+    expect(leaves.filter((leaf) => !documented.some((key) => leaf === key || leaf.startsWith(`${key}.`)))).toEqual([]);
+  });
+
   test('the offline validation is not vacuous: it rejects an unknown field and an unknown kind', () => {
     const manifest = helmTemplate([]);
     const broken = manifest.replace('readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: true\n            readOnlyRootFileSystem: true');
