@@ -37,6 +37,7 @@ export class Metrics {
   readonly dlqRecords: Counter<(typeof PLAN)[number] | 'destination' | 'class'>;
   readonly dedupHits: Counter<(typeof PLAN)[number] | 'stage'>;
   readonly inFlight: Gauge<(typeof DEST)[number]>;
+  readonly buffered: Gauge<(typeof DEST)[number]>;
   readonly pausedPartitions: Gauge<'group'>;
   readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
   readonly sequencerBuffered: Gauge<(typeof PLAN)[number]>;
@@ -91,6 +92,12 @@ export class Metrics {
       registers,
     });
     this.inFlight = new Gauge({ name: 'flowyard_in_flight', help: 'Writes in flight per destination.', labelNames: DEST, registers });
+    this.buffered = new Gauge({
+      name: 'flowyard_buffered_records',
+      help: 'Records a worker holds (queued + in flight); consumption pauses before this passes its bound.',
+      labelNames: DEST,
+      registers,
+    });
     this.pausedPartitions = new Gauge({ name: 'flowyard_paused_partitions', help: 'Partitions paused for backpressure or an open circuit, per consumer group.', labelNames: ['group'], registers });
     this.consumerLag = new Gauge({ name: 'flowyard_consumer_lag', help: 'High watermark minus committed offset, per group and partition.', labelNames: ['group', 'topic', 'partition'], registers });
     this.sequencerBuffered = new Gauge({ name: 'flowyard_sequencer_buffered_events', help: 'Events the sequencer holds, waiting for a gap to close.', labelNames: PLAN, registers });

@@ -11,6 +11,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
+import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
@@ -66,6 +67,7 @@ export class Worker implements Role {
   private readonly nextTopics: readonly string[];
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
+  private output: CoalescingProducer | undefined;
   private assigned: readonly TopicPartitions[] = [];
   private readonly pausedForBackpressure = new Set<number>();
   private circuitPaused = false;
@@ -109,6 +111,7 @@ export class Worker implements Role {
     metrics.circuitState.set(this.labels, CIRCUIT_STATE_VALUE.closed);
     await this.sink.start();
     this.producer = await createProducer(kafka);
+    this.output = new CoalescingProducer(this.producer);
     this.consumer = new BatchConsumer({
       kafka,
       logger,
@@ -136,6 +139,7 @@ export class Worker implements Role {
     await this.producer?.disconnect();
     await this.sink.close();
     this.context.metrics.inFlight.set(this.labels, 0);
+    this.context.metrics.buffered.set(this.labels, 0);
     this.lifecycle.to('stopped');
   }
 
@@ -180,6 +184,7 @@ export class Worker implements Role {
     if (this.stopping.signal.aborted) return;
     for (const item of this.scheduler.drainRunnable()) void this.run(item);
     this.context.metrics.inFlight.set(this.labels, this.scheduler.inFlight);
+    this.context.metrics.buffered.set(this.labels, this.scheduler.size);
   }
 
   private async run(item: WorkItem): Promise<void> {
@@ -377,15 +382,7 @@ export class Worker implements Role {
   }
 
   private async send(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
-    await this.retryInfra('producing hand-on/completion/dead-letter records', () =>
-      this.producer!.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, records]) => ({
-          topic,
-          messages: records.map((r) => ({ key: r.key, value: r.value, ...(r.headers && { headers: { ...r.headers } }) })),
-        })),
-      }).then(() => undefined),
-    );
+    await this.retryInfra('producing hand-on/completion/dead-letter records', () => this.output!.send(byTopic));
   }
 
   /** Infrastructure steps (Redis, Kafka) are retried until they succeed: giving up would lose the event. */
