@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parseTopology } from '../../src/topology/load.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const chart = join(repo, 'helm/flowyard');
@@ -349,6 +350,15 @@ describe('helm chart helm/flowyard', () => {
       const result = run(tools.helm, ['lint', chart, '--strict', '--kube-version', version, ...args]);
       expect({ status: result.status, out: result.stdout + result.stderr }).toEqual({ status: 0, out: expect.stringContaining('0 chart(s) failed') });
       expect(result.stdout + result.stderr).not.toMatch(/\[(WARNING|ERROR)\]/);
+    }
+  });
+
+  test("the chart's own topologies (default and full values) are valid for flowyard", () => {
+    for (const file of [join(chart, 'values.yaml'), fullValues]) {
+      const t = valuesOf(file).topology;
+      const text = typeof t === 'string' ? t : JSON.stringify(t);
+      const loaded = parseTopology(text, relative(repo, file), { PG_URL: 'postgres://flowyard@postgres:5432/flowyard' });
+      expect(loaded.topology.destinations.length).toBeGreaterThan(0);
     }
   });
 
