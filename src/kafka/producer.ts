@@ -18,6 +18,8 @@ export interface ProducerOptions {
 export async function createProducer(kafka: KafkaClient, options: ProducerOptions = {}): Promise<Producer> {
   const producer = kafka.producer({
     idempotent: true,
+    // kafkajs: fewer retries could break idempotence; callers bound the wait (shutdown timeout).
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
     maxInFlightRequests: 1, // kafkajs requires 1 for idempotence; keeps order per partition on retry
     allowAutoTopicCreation: false,
     // murmur2 like the Java client: a key lands on the same partition whoever produced it

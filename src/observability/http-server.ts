@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 export interface ReadinessCheck {
   readonly name: string;
   check(): Promise<void>;
+  /** Releases what the check holds open (a client connection). */
+  close?(): Promise<void>;
 }
 
 export interface OpsServer {

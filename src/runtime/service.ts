@@ -21,6 +21,9 @@ export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessChec
         await adminConnected;
         await admin.describeCluster();
       },
+      async close() {
+        if (adminConnected !== undefined) await admin.disconnect();
+      },
     },
     {
       name: 'redis',
@@ -129,6 +132,9 @@ export class Service {
     this.started = [];
     await this.options.onClosed?.();
     await this.ops?.close();
+    for (const check of this.options.readiness) {
+      await check.close?.().catch((err: unknown) => this.options.logger.warn({ err, check: check.name }, 'closing a readiness check failed'));
+    }
     if (failures.length > 0) throw new AggregateError(failures, `${failures.length} role(s) failed to stop cleanly`);
   }
 }
