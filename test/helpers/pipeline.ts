@@ -63,11 +63,11 @@ export class TestPipeline {
   ) {}
 
   /** `yaml` is a topology body without `name`; `{name}` in it is replaced by the unique name. */
-  static async create(yaml: string): Promise<TestPipeline> {
+  static async create(yaml: string, envOverrides: Record<string, string> = {}): Promise<TestPipeline> {
     const name = uniqueName('it');
     const text = `name: ${name}\n${yaml.replaceAll('{name}', name)}`;
     const { plan } = parseTopology(text, `${name}.yaml`, {});
-    const shared = await createSharedClients(testEnv(), testLogger());
+    const shared = await createSharedClients(testEnv(envOverrides), testLogger());
     await createPlanTopics(plan, shared.kafka);
     const pipeline = new TestPipeline(plan, shared, name, text);
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
