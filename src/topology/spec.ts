@@ -6,7 +6,7 @@
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import type { SinkConfig } from './plan.js';
 import { sinkSpecs, sinkTypes } from '../sinks/registry.js';
-import { FIELD_PATH_PATTERN, KafkaTopicName, ResourceName } from './names.js';
+import { StringEnum, FIELD_PATH_PATTERN, KafkaTopicName, ResourceName } from './names.js';
 
 /**
  * Defaults the loader fills in, also published as `default` in the JSON Schema. The
@@ -39,11 +39,6 @@ export const DEFAULTS = {
 } as const;
 
 const HOUR_MS = 3_600_000;
-
-/** A closed set of strings as `enum` (one clear ajv error, unlike a union of literals). */
-function StringEnum<T extends string>(values: readonly T[], options: { description: string; default?: T }): TUnsafe<T> {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
 
 function FieldPath(description: string): ReturnType<typeof Type.String> {
   return Type.String({ pattern: FIELD_PATH_PATTERN, minLength: 1, description });

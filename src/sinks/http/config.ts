@@ -2,8 +2,9 @@
  * Configuration of the `http` sink: send each event's original bytes to a webhook, with the
  * event id as `Idempotency-Key` so the receiver can drop a repeat.
  */
-import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { SinkSpec } from '../registry.js';
+import { StringEnum } from '../../topology/names.js';
 
 /** The methods the sink sends with. Both carry a body; PUT suits receivers keyed by URL. */
 export const HTTP_METHODS = ['POST', 'PUT'] as const;
@@ -16,11 +17,6 @@ export const DEFAULT_CONTENT_TYPE = 'application/json';
 
 /** An HTTP header name: RFC 9110 `token` characters. */
 const HEADER_NAME_PATTERN = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
-
-/** A closed set of strings as `enum`: one clear ajv error, unlike a union of literals. */
-function StringEnum<T extends string>(values: readonly T[], options: { description: string }): TUnsafe<T> {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
 
 /** Schema of an `http` sink config; its descriptions are the reference docs. */
 export const HttpSinkConfigSchema = Type.Object(

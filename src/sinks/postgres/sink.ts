@@ -9,6 +9,7 @@ import type { SinkContext } from '../factory.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { PostgresSinkConfig } from './config.js';
 import { buildInsert, parseTableName, pgErrorKind, quoteTable, rowValues, sqlState, type InsertStatement } from './sql.js';
+import { redactUrl, untilAborted } from '../shared.js';
 
 /** An idle pooled connection is closed after this long (ms), so a quiet destination holds none. */
 const IDLE_TIMEOUT_MS = 30_000;
@@ -132,33 +133,4 @@ async function checkTable(pool: pg.Pool, options: PostgresSinkConfig, insert: In
     if ('special' in source && source.special === '$value' && column !== undefined && types.get(column) === 'bytea') bytea.add(index);
   });
   return bytea;
-}
-
-/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
-async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  // A query that fails after the abort won the race must not become an unhandled rejection;
-  // one that commits later is harmless: the retry conflicts with its row.
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** The URL for messages and logs, without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable url)';
-  }
 }

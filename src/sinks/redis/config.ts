@@ -2,8 +2,9 @@
  * Configuration of the `redis` sink: append each event to a stream (XADD) or write its
  * fields into a hash (HSET), once per event id.
  */
-import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { SinkSpec } from '../registry.js';
+import { StringEnum } from '../../topology/names.js';
 
 /** `stream` (XADD) or `hash` (HSET). */
 export const REDIS_SINK_MODES = ['stream', 'hash'] as const;
@@ -19,10 +20,6 @@ export const DEFAULT_KEY_TEMPLATE = '{$eventId}';
 
 /** Literal text and `{...}` placeholders, braces balanced and never empty. */
 const KEY_TEMPLATE_PATTERN = '^([^{}]|\\{[^{}]+\\})+$';
-
-function StringEnum<T extends string>(values: readonly T[], options: { description: string }): TUnsafe<T> {
-  return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options });
-}
 
 /** Schema of a `redis` sink config; its descriptions are the reference docs. */
 export const RedisSinkConfigSchema = Type.Object(

@@ -11,6 +11,7 @@ import type { SinkContext } from '../factory.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import { DEFAULT_GUARD_TTL_SECONDS, DEFAULT_KEY_TEMPLATE, redisConfigProblems, type RedisSinkConfig } from './config.js';
 import { UnwritablePayloadError, compileKeyTemplate, type KeyRenderer, guardKey, hashFields, redisErrorKind, streamFields } from './fields.js';
+import { redactUrl, untilAborted } from '../shared.js';
 
 /*
  * Both scripts: KEYS[1] = guard key, KEYS[2] = stream or hash key, ARGV[1] = guard TTL (s).
@@ -119,32 +120,4 @@ export function createRedisSink(config: SinkConfig, context: SinkContext): Sink 
       await client?.quit().catch(() => client.disconnect());
     },
   };
-}
-
-/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
-async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  // Work that fails after the abort won the race must not become an unhandled rejection.
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/** The URL for messages and logs, without its password. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable url)';
-  }
 }
