@@ -28,3 +28,19 @@ export function redactUrl(url: string): string {
     return '(unparsable url)';
   }
 }
+
+/**
+ * JSON text of a decoded payload value. Avro-decoded records can hold what JSON cannot:
+ * longs beyond 2^53 arrive as bigint (written as their exact digits, as a string) and
+ * `bytes`/`fixed` fields as Buffers (written as base64).
+ */
+export function payloadJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'bigint') return item.toString();
+    // JSON.stringify has already called Buffer#toJSON by the time the replacer sees it.
+    if (typeof item === 'object' && item !== null && (item as { type?: unknown }).type === 'Buffer' && Array.isArray((item as { data?: unknown }).data)) {
+      return Buffer.from((item as { data: number[] }).data).toString('base64');
+    }
+    return item;
+  });
+}

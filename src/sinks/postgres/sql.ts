@@ -3,6 +3,7 @@
  * parameter values and what a PostgreSQL error means for the event.
  */
 import type { SinkErrorKind, SinkRecord } from '../sink.js';
+import { payloadJson } from '../shared.js';
 import { SPECIAL_SOURCES, type SpecialSource } from './config.js';
 
 /** `"name"`, with inner quotes doubled: any name becomes one identifier, never SQL. */
@@ -110,7 +111,9 @@ function valueAt(payload: unknown, path: readonly string[]): unknown {
  */
 function parameter(value: unknown): unknown {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'object') return JSON.stringify(value);
+  if (Buffer.isBuffer(value)) return value; // Avro bytes/fixed: for a bytea column
+  if (typeof value === 'bigint') return value.toString(); // Avro long beyond 2^53, exact
+  if (typeof value === 'object') return payloadJson(value);
   return value;
 }
 

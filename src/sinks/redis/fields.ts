@@ -5,6 +5,7 @@
 import { readField } from '../../schema/fields.js';
 import { fieldPath } from '../../topology/names.js';
 import type { SinkErrorKind, SinkRecord } from '../sink.js';
+import { payloadJson } from '../shared.js';
 
 /** Renders a hash key for one record; throws UnwritablePayloadError when the payload lacks a field. */
 export type KeyRenderer = (record: SinkRecord) => string;
@@ -86,7 +87,7 @@ export function hashFields(payload: unknown): string[] {
   }
   return Object.entries(payload as Record<string, unknown>)
     .filter(([, value]) => value !== undefined)
-    .flatMap(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)]);
+    .flatMap(([name, value]) => [name, typeof value === 'string' ? value : typeof value === 'bigint' ? value.toString() : Buffer.isBuffer(value) ? value.toString('base64') : payloadJson(value)]);
 }
 
 /**
