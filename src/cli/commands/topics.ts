@@ -10,7 +10,7 @@ import type { Plan } from '../../topology/plan.js';
 /**
  * Creates every topic the plan needs that does not exist: derived topics, sink and
  * compensation topics, and a missing source topic (with the plan's partition count).
- * Refuses (exit 2) when an existing topic has fewer partitions than the plan needs:
+ * Refuses (exit 2) when an existing derived topic has fewer partitions than the plan needs:
  * adding partitions would move keys and break per-key order, so that stays a human decision.
  */
 export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof createKafkaClient>): Promise<EnsureTopicsResult> {
@@ -18,7 +18,9 @@ export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof crea
     kafka,
     plan.topics.map((t) => ({ name: t.name, partitions: t.purpose === 'source' ? plan.partitions : t.partitions })),
   );
-  const tooFew = result.tooFewPartitions.filter((t) => plan.topics.find((p) => p.name === t.name)?.purpose !== 'source');
+  // Only flowyard's own (derived) topics: source, sink and compensation topics belong to the
+  // user, and a sink's `partitions` is only what a missing topic is created with.
+  const tooFew = result.tooFewPartitions.filter((t) => plan.topics.find((p) => p.name === t.name)?.derived === true);
   if (tooFew.length > 0) {
     throw new InvalidInputError(
       `${tooFew.length} topic(s) have fewer partitions than plan ${plan.id} needs`,
