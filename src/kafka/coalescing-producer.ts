@@ -1,5 +1,5 @@
 import type { Producer } from 'kafkajs';
-import { toMessages } from './producer.js';
+import { chunkByBytes } from './producer.js';
 import type { OutgoingRecord } from './records.js';
 
 interface Pending {
@@ -47,7 +47,7 @@ export class CoalescingProducer {
       for (const [topic, list] of byTopic) topics.set(topic, [...(topics.get(topic) ?? []), ...list]);
     }
     try {
-      await this.producer.sendBatch({ acks: -1, topicMessages: [...topics].map(([topic, list]) => ({ topic, messages: toMessages(list) })) });
+      for (const topicMessages of chunkByBytes(topics)) await this.producer.sendBatch({ acks: -1, topicMessages });
       for (const p of batch) p.resolve();
     } catch (error) {
       for (const p of batch) p.reject(error);

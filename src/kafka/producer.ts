@@ -54,12 +54,8 @@ export async function produceTransactionally(
 ): Promise<void> {
   const transaction = await producer.transaction();
   try {
-    if (byTopic.size > 0) {
-      await transaction.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].filter(([, r]) => r.length > 0).map(([topic, records]) => ({ topic, messages: toMessages(records) })),
-      });
-    }
+    // One request per chunk: the broker refuses a record batch above message.max.bytes (1 MB by default).
+    for (const topicMessages of chunkByBytes(byTopic)) await transaction.sendBatch({ acks: -1, topicMessages });
     if (offsets.length > 0) {
       await transaction.sendOffsets({
         consumerGroupId,
@@ -81,4 +77,36 @@ function groupByTopic(offsets: readonly TopicPartitionOffset[]) {
     topics.set(o.topic, list);
   }
   return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+/** Bytes of values and keys per request; well under the broker's default 1 MB message.max.bytes. */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+function sizeOf(record: OutgoingRecord): number {
+  const bytes = (v: string | Buffer | null) => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  return bytes(record.key) + bytes(record.value) + 64;
+}
+
+/** Splits records per topic into requests of at most MAX_REQUEST_BYTES (a single larger record goes alone). */
+export function chunkByBytes(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): { topic: string; messages: ReturnType<typeof toMessages> }[][] {
+  const chunks: { topic: string; messages: ReturnType<typeof toMessages> }[][] = [];
+  let current = new Map<string, OutgoingRecord[]>();
+  let bytes = 0;
+  const flush = () => {
+    if (current.size > 0) chunks.push([...current].map(([topic, records]) => ({ topic, messages: toMessages(records) })));
+    current = new Map();
+    bytes = 0;
+  };
+  for (const [topic, records] of byTopic) {
+    for (const record of records) {
+      const size = sizeOf(record);
+      if (bytes > 0 && bytes + size > MAX_REQUEST_BYTES) flush();
+      const list = current.get(topic) ?? [];
+      list.push(record);
+      current.set(topic, list);
+      bytes += size;
+    }
+  }
+  flush();
+  return chunks;
 }
