@@ -1,0 +1,279 @@
+/**
+ * Shared pieces of the benchmarks: clients built from the compiled code in dist/, bench
+ * topologies, pre-filling topics, a latency sink, request counting, percentiles and cleanup.
+ * Nothing here is timed by tests; `make bench` (bench/run.mjs) is the only user.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
+import { loadEnv } from '../dist/config/env.js';
+import { createKafkaClient } from '../dist/kafka/client.js';
+import { createProducer, produce } from '../dist/kafka/producer.js';
+import { ensureTopics } from '../dist/kafka/topics.js';
+import { createLogger } from '../dist/observability/logger.js';
+
+/** Every bench figure uses this event shape: 1 KiB JSON, 10,000 causal keys. */
+export const VALUE_BYTES = 1024;
+export const KEYS = 10_000;
+/** Partitions of every bench topic (the plan default, and what the source gets). */
+export const PARTITIONS = 12;
+
+export function benchEnv() {
+  return loadEnv({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', FLOWYARD_HTTP_PORT: '0' });
+}
+
+export function benchLogger(env = benchEnv()) {
+  return createLogger(env.logLevel);
+}
+
+export function benchKafka(clientId, env = benchEnv(), logger = benchLogger(env)) {
+  return createKafkaClient(env.kafka, logger, clientId);
+}
+
+/** `<prefix>-<random>`: topic, group and Redis names no other run uses. */
+export function uniqueName(prefix) {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A topology YAML for the benchmarks. Sinks are declared as kafka sinks (the schema needs a
+ * real type); the bench processes replace them with a LatencySink (createRoles' override).
+ * @param {{name: string, mode: 'fanout'|'cascade', destinations: {name: string, concurrency?: number, ordering?: 'key'|'none'}[]}} spec
+ */
+export function topologyYaml({ name, mode, destinations }) {
+  const lines = [
+    `name: ${name}`,
+    `source: { topic: '${name}.events', format: json, key: customerId, id: eventId }`,
+    `mode: ${mode}`,
+    `partitions: ${PARTITIONS}`,
+    'dedup: { ttlSeconds: 3600 }',
+    'destinations:',
+  ];
+  for (const d of destinations) {
+    lines.push(`  - name: ${d.name}`);
+    lines.push(`    sink: { type: kafka, topic: '${name}.sink.${d.name}' }`);
+    if (d.concurrency !== undefined) lines.push(`    concurrency: ${d.concurrency}`);
+    lines.push(`    ordering: ${d.ordering ?? 'key'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs an idempotent Kafka admin step again while the broker answers with a retriable error
+ * (a topic just created is "not hosted" for a moment while its leaders are elected).
+ */
+export async function retrying(step, attempts = 20) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      if (error?.retriable !== true || attempt >= attempts) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+/**
+ * Topic config of every topic a bench creates. The broker's default max.message.bytes (1 MiB)
+ * is smaller than what the router writes for one consumed 1 MiB batch once it adds its
+ * headers (~1.3x for 1 KiB events), and the router then retries that batch forever; see
+ * bench/README.md. BENCH_MAX_MESSAGE_BYTES=0 keeps the broker default to show it.
+ */
+export const TOPIC_CONFIG = (() => {
+  const bytes = process.env.BENCH_MAX_MESSAGE_BYTES ?? '8388608';
+  return bytes === '0' ? {} : { 'max.message.bytes': bytes };
+})();
+
+/** Creates the plan's topics (and `extra` ones) with TOPIC_CONFIG, as `flowyard topics create` would otherwise. */
+export async function createBenchTopics(kafka, plan, extra = []) {
+  const specs = [
+    ...plan.topics.map((t) => ({ name: t.name, partitions: t.purpose === 'source' ? plan.partitions : t.partitions, config: TOPIC_CONFIG })),
+    ...extra.map((name) => ({ name, partitions: PARTITIONS, config: TOPIC_CONFIG })),
+  ];
+  await retrying(() => ensureTopics(kafka, specs));
+}
+
+/** Writes records to `topic` in chunks with one idempotent producer; returns ms taken. */
+export async function fill(kafka, topic, records, chunk = 2_000) {
+  const producer = await createProducer(kafka);
+  const started = performance.now();
+  try {
+    for (let i = 0; i < records.length; i += chunk) await produce(producer, topic, records.slice(i, i + chunk));
+  } finally {
+    await producer.disconnect();
+  }
+  return performance.now() - started;
+}
+
+/** Sum of the committed offsets of `groupId` on `topics` (0 for partitions without a commit). */
+export async function committedTotal(admin, groupId, topics) {
+  const answer = await admin.fetchOffsets({ groupId, topics: [...topics] });
+  let total = 0;
+  for (const t of answer) for (const p of t.partitions) total += Math.max(0, Number(p.offset));
+  return total;
+}
+
+/**
+ * A destination that takes `latencyMs` per write and remembers how long each write really
+ * took: the destination's own latency, the baseline of the end-to-end figures.
+ */
+export class LatencySink {
+  constructor(latencyMs) {
+    this.latencyMs = latencyMs;
+    this.durations = [];
+    this.writes = 0;
+    this.firstWriteAt = undefined;
+  }
+  async start() {}
+  async write(_record, signal) {
+    const started = performance.now();
+    this.firstWriteAt ??= started;
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, this.latencyMs);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      }, { once: true });
+    });
+    this.writes += 1;
+    this.durations.push(performance.now() - started);
+  }
+  async close() {}
+}
+
+/**
+ * Counts Kafka requests by API (kafkajs instrumentation events) of every producer and
+ * consumer made from `kafka`, and Redis commands sent through `redis`: the round trips a
+ * role makes per event, without touching src/.
+ */
+export function countRoundTrips(kafka, redis) {
+  const kafkaRequests = {};
+  const redisCommands = {};
+  const note = (kind) => (event) => {
+    const { apiName, duration, pendingDuration } = event.payload;
+    const key = `${kind}:${apiName}`;
+    const entry = (kafkaRequests[key] ??= { count: 0, durationMs: 0, pendingMs: 0 });
+    entry.count += 1;
+    entry.durationMs += duration;
+    entry.pendingMs += pendingDuration ?? 0;
+  };
+  for (const kind of ['producer', 'consumer']) {
+    const original = kafka[kind].bind(kafka);
+    kafka[kind] = (config) => {
+      const client = original(config);
+      client.on(client.events.REQUEST, note(kind));
+      return client;
+    };
+  }
+  if (redis) {
+    // Commands, not round trips: the connection auto-pipelines commands issued in one tick.
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = (command, stream, ...rest) => {
+      redisCommands[command.name] = (redisCommands[command.name] ?? 0) + 1;
+      return send(command, stream, ...rest);
+    };
+  }
+  return () => ({ kafkaRequests: roundObject(kafkaRequests), redisCommands: { ...redisCommands } });
+}
+
+function roundObject(requests) {
+  return Object.fromEntries(
+    Object.entries(requests)
+      .sort(([, a], [, b]) => b.count - a.count)
+      .map(([k, v]) => [k, { count: v.count, durationMs: Math.round(v.durationMs), pendingMs: Math.round(v.pendingMs) }]),
+  );
+}
+
+/**
+ * Samples the workers' in-flight and buffered gauges (flowyard_in_flight,
+ * flowyard_buffered_records) every `everyMs`; the stop function returns the mean and max per
+ * destination: whether the writers were kept busy, and how much work queued in front of them.
+ */
+export function sampleWorkerGauges(metrics, everyMs = 10) {
+  const stats = new Map();
+  const take = async () => {
+    for (const [gauge, which] of [[metrics.inFlight, 'inFlight'], [metrics.buffered, 'buffered']]) {
+      for (const { labels, value } of (await gauge.get()).values) {
+        const entry = stats.get(labels.destination) ?? { inFlight: { sum: 0, n: 0, max: 0 }, buffered: { sum: 0, n: 0, max: 0 } };
+        stats.set(labels.destination, entry);
+        entry[which].sum += value;
+        entry[which].n += 1;
+        entry[which].max = Math.max(entry[which].max, value);
+      }
+    }
+  };
+  const timer = setInterval(() => void take(), everyMs);
+  return () => {
+    clearInterval(timer);
+    const r = (x) => Math.round(x * 10) / 10;
+    return Object.fromEntries(
+      [...stats].map(([d, e]) => [d, { inFlightMean: r(e.inFlight.sum / e.inFlight.n), inFlightMax: e.inFlight.max, bufferedMean: r(e.buffered.sum / e.buffered.n), bufferedMax: e.buffered.max }]),
+    );
+  };
+}
+
+/** q-quantile (0..1) of an ascending array, nearest rank. */
+export function quantile(sorted, q) {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export function summarize(values) {
+  const sorted = Float64Array.from(values).sort();
+  const r = (x) => (x === undefined ? undefined : Math.round(x * 10) / 10);
+  return { count: sorted.length, p50: r(quantile(sorted, 0.5)), p99: r(quantile(sorted, 0.99)), p999: r(quantile(sorted, 0.999)), max: r(sorted[sorted.length - 1]) };
+}
+
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process, in MiB, from /proc/<pid>/status. */
+export function procMemory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+/** Deletes the topics and consumer groups whose names start with `${name}.`, and the run's Redis keys. */
+export async function cleanup(kafka, redis, name) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const deleted = { topics: 0, groups: 0, redisKeys: 0 };
+  try {
+    // Again after a pause: a topic whose creation was still under way when a run failed shows up late.
+    for (let pass = 0; pass < 2; pass += 1) {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${name}.`));
+      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+      deleted.topics += topics.length;
+      if (pass === 0) await sleep(500);
+    }
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(`${name}.`));
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined); // a group still leaving is not worth failing the bench
+    deleted.groups = groups.length;
+  } finally {
+    await admin.disconnect();
+  }
+  if (redis) {
+    for (const pattern of [`fy:{${name}}:*`, `bench:${name}:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5_000);
+        cursor = next;
+        if (keys.length > 0) deleted.redisKeys += await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  }
+  return deleted;
+}

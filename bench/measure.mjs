@@ -1,0 +1,227 @@
+/**
+ * One measured process, forked by bench/run.mjs (IPC channel): each figure and each baseline
+ * runs in a fresh Node process, so JIT warm-up, heap and sockets never leak between them, and
+ * the flowyard process of the end-to-end figure is one whose RSS can be read from /proc.
+ *
+ *   node bench/measure.mjs <mode>   (the job arrives as the first IPC message)
+ *
+ * modes:
+ *   passthrough  plain consume -> produce to 3 topics with the same Kafka module, same batches
+ *   router       flowyard's Router alone (fan-out to 3 destinations)
+ *   worker       one flowyard Worker against a LatencySink
+ *   flowyard     router + every worker of a topology, LatencySinks, until told to stop
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { clearInterval, setInterval } from 'node:timers';
+import { BatchConsumer } from '../dist/kafka/consumer.js';
+import { createProducer, produceTransactionally, toMessages } from '../dist/kafka/producer.js';
+import { nextOffset } from '../dist/kafka/records.js';
+import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
+import { createRoles } from '../dist/runtime/roles.js';
+import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
+import { parseTopology } from '../dist/topology/load.js';
+import { LatencySink, benchEnv, benchKafka, benchLogger, committedTotal, countRoundTrips, procMemory, sampleWorkerGauges, sleep, summarize } from './lib.mjs';
+
+const POLL_MS = 100;
+
+const send = (message) => new Promise((resolve) => process.send(message, resolve));
+
+async function job() {
+  return new Promise((resolve) => process.once('message', resolve));
+}
+
+/** Polls the group's committed offsets until they reach `expected`; resolves to the ms since `started`. */
+async function untilCommitted(groupId, topics, expected, started, timeoutMs) {
+  const admin = benchKafka('bench-watch').admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const total = await committedTotal(admin, groupId, topics);
+      const elapsed = performance.now() - started;
+      if (total >= expected) return { elapsedMs: elapsed, committed: total };
+      if (elapsed > timeoutMs) return { elapsedMs: elapsed, committed: total, timedOut: true };
+      await sleep(POLL_MS);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * The baseline of the router figure: what the same client does when it only copies. Same
+ * BatchConsumer (1 MiB per partition per fetch, one partition at a time), same producer
+ * settings (idempotent, acks=all), one sendBatch per consumed batch to the 3 topics, keyed by
+ * the record key. Two variants split the router's extra cost: `withHeaders` adds the
+ * router's seven headers to each copy; `transactional` wraps each batch and its offsets in a
+ * transaction as the router does.
+ */
+async function passthrough({ source, outputs, group, expected, transactional, withHeaders, timeoutMs }) {
+  const env = benchEnv();
+  const logger = benchLogger(env);
+  const kafka = benchKafka('bench-passthrough', env, logger);
+  const roundTrips = countRoundTrips(kafka);
+  const producer = await createProducer(kafka, transactional ? { transactionalId: `${group}-${process.pid}` } : {});
+  const consumer = new BatchConsumer({
+    kafka,
+    logger,
+    groupId: group,
+    topics: [source],
+    commitMode: transactional ? 'manual' : 'after-batch',
+    handleBatch: async (records) => {
+      // withHeaders: the seven flowyard headers the router adds (a fresh traceparent each), to
+      // tell the cost of carrying them from the rest of the router's work.
+      const copies = withHeaders
+        ? records.map((r) => ({
+            key: r.key,
+            value: r.value,
+            headers: toHeaders({ plan: group, eventId: `${r.topic}-${r.partition}-${r.offset}`, key: String(r.key), seq: 1, ingestedAt: Date.now(), traceparent: newTraceparent() }),
+          }))
+        : records.map((r) => ({ key: r.key, value: r.value }));
+      if (transactional) {
+        const last = records[records.length - 1];
+        await produceTransactionally(producer, group, new Map(outputs.map((t) => [t, copies])), [
+          { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
+        ]);
+      } else {
+        await producer.sendBatch({ acks: -1, topicMessages: outputs.map((topic) => ({ topic, messages: toMessages(copies) })) });
+      }
+    },
+  });
+  await consumer.start();
+  const started = performance.now();
+  const done = await untilCommitted(group, [source], expected, started, timeoutMs);
+  const cpu = process.cpuUsage();
+  await consumer.disconnect();
+  await producer.disconnect();
+  return { ...done, eventsPerSec: done.committed / (done.elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+}
+
+async function withRoles({ yaml, roles, destinations, latencies }, body) {
+  const env = benchEnv();
+  const shared = await createSharedClients(env, benchLogger(env));
+  const roundTrips = countRoundTrips(shared.kafka, shared.redis);
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const sinks = new Map();
+  const created = await createRoles(
+    plan,
+    shared,
+    { roles: new Set(roles), ...(destinations && { destinations: new Set(destinations) }) },
+    {
+      createSink: (_config, context) => {
+        const sink = new LatencySink(latencies[context.destination] ?? 0);
+        sinks.set(context.destination, sink);
+        return sink;
+      },
+    },
+  );
+  for (const role of created) await role.start();
+  try {
+    return await body({ plan, sinks, roundTrips, metrics: shared.metrics });
+  } finally {
+    for (const role of created) await role.stop();
+    await closeSharedClients(shared);
+  }
+}
+
+/** The Router alone, from after its group join until its transactions committed `expected` source offsets. */
+async function router({ yaml, expected, timeoutMs }) {
+  return withRoles({ yaml, roles: ['router'], latencies: {} }, async ({ plan, roundTrips }) => {
+    const started = performance.now();
+    const done = await untilCommitted(plan.groups.router, plan.source.topics, expected, started, timeoutMs);
+    const cpu = process.cpuUsage();
+    return { ...done, eventsPerSec: done.committed / (done.elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+  });
+}
+
+/** One Worker with a backlog: sink writes per second over `windowMs`, after `warmupMs` from its first write. */
+async function worker({ yaml, destination, latencyMs, warmupMs, windowMs }) {
+  return withRoles({ yaml, roles: ['worker'], destinations: [destination], latencies: { [destination]: latencyMs } }, async ({ sinks, roundTrips, metrics }) => {
+    const sink = sinks.get(destination);
+    const delay = loopDelay();
+    const deadline = performance.now() + 30_000;
+    while (sink.firstWriteAt === undefined && performance.now() < deadline) await sleep(5);
+    if (sink.firstWriteAt === undefined) return { error: 'no write within 30 s' };
+    await sleep(Math.max(0, sink.firstWriteAt + warmupMs - performance.now()));
+    const before = sink.writes;
+    const windowStart = performance.now();
+    const gauges = sampleWorkerGauges(metrics);
+    // Writes per 100 ms through the window: shows stalls (no write at all) next to the rate.
+    const timeline = [];
+    let last = before;
+    const tick = setInterval(() => {
+      timeline.push(sink.writes - last);
+      last = sink.writes;
+    }, 100);
+    await sleep(windowMs);
+    clearInterval(tick);
+    const writes = sink.writes - before;
+    const occupancy = gauges()[destination];
+    const seconds = (performance.now() - windowStart) / 1000;
+    const cpu = process.cpuUsage();
+    const active = timeline.filter((n) => n > 0).length;
+    return { writes, seconds, writesPerSec: writes / seconds, writesPerSecWhileActive: active === 0 ? 0 : writes / (active / 10), totalWrites: sink.writes, sinkLatency: summarize(sink.durations), occupancy, stalledShare: timeline.filter((n) => n === 0).length / timeline.length, timeline, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+  });
+}
+
+/**
+ * The destinations' own latency, the baseline of the end-to-end figure: the same LatencySink
+ * code in this same process, after start-up and before load, 50 writes at a time.
+ */
+async function calibrate(latencies) {
+  const out = {};
+  for (const [name, ms] of Object.entries(latencies)) {
+    const sink = new LatencySink(ms);
+    for (let round = 0; round < 10; round += 1) await Promise.all(Array.from({ length: 50 }, () => sink.write()));
+    out[name] = summarize(sink.durations);
+  }
+  return out;
+}
+
+/** Event-loop delay in ms (how late timers and I/O callbacks ran): the process's own queueing. */
+function loopDelay() {
+  const resolutionMs = 5;
+  const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+  histogram.enable();
+  return () => {
+    histogram.disable();
+    // The histogram holds the interval between samples: the lateness is what exceeds the resolution.
+    const ms = (ns) => Math.max(0, Math.round(ns / 1e5) / 10 - resolutionMs);
+    return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) };
+  };
+}
+
+/** Router and every worker, as `flowyard run` would, until the parent says stop. */
+async function flowyard({ yaml, latencies }) {
+  return withRoles({ yaml, roles: ['router', 'worker'], latencies }, async ({ sinks, roundTrips, metrics }) => {
+    const calibrated = await calibrate(latencies);
+    const delay = loopDelay();
+    const gauges = sampleWorkerGauges(metrics, 50);
+    await send({ type: 'ready', memory: procMemory(process.pid), calibrated });
+    await new Promise((resolve) => process.once('message', resolve));
+    const cpu = process.cpuUsage();
+    const memory = procMemory(process.pid);
+    return {
+      sinks: Object.fromEntries([...sinks].map(([name, sink]) => [name, summarize(sink.durations)])),
+      calibrated,
+      occupancy: gauges(),
+      eventLoopDelayMs: delay(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      memoryBeforeStop: memory,
+      roundTrips: roundTrips(),
+    };
+  });
+}
+
+const MODES = { passthrough, router, worker, flowyard };
+
+const mode = process.argv[2];
+try {
+  if (!MODES[mode]) throw new Error(`unknown mode ${mode}; one of ${Object.keys(MODES).join(', ')}`);
+  const result = await MODES[mode](await job());
+  await send({ type: 'result', result });
+  process.exit(0);
+} catch (error) {
+  await send({ type: 'error', error: String(error?.stack ?? error) });
+  process.exit(1);
+}

@@ -1,0 +1,37 @@
+/**
+ * `make bench` (after `npm run build` and `make infra-up`): runs bench/suite.mjs against a
+ * snapshot of the compiled code. Other work in this checkout rebuilds dist/ at any time; a
+ * ten-minute run must measure one build, not a mix (or crash on a half-written file). So dist/,
+ * bench/ and package.json are copied to a temporary directory (node_modules linked), the suite
+ * runs from there, and results still land in <checkout>/bench/results/.
+ *
+ * Every knob of bench/suite.mjs passes through the environment, e.g.
+ *   BENCH_RUNS=1 BENCH_ONLY=worker node bench/run.mjs
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..');
+if (!existsSync(join(repo, 'dist', 'runtime', 'roles.js'))) {
+  process.stderr.write('bench: dist/ is missing; run `npm run build` first (make bench does)\n');
+  process.exit(2);
+}
+
+const snapshot = mkdtempSync(join(os.tmpdir(), 'flowyard-bench-'));
+let status = 1;
+try {
+  cpSync(join(repo, 'dist'), join(snapshot, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+  cpSync(here, join(snapshot, 'bench'), { recursive: true, filter: (src) => !src.startsWith(join(here, 'results')) });
+  copyFileSync(join(repo, 'package.json'), join(snapshot, 'package.json')); // "type": "module" for dist/*.js
+  symlinkSync(join(repo, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
+  const run = spawnSync(process.execPath, [join(snapshot, 'bench', 'suite.mjs')], { stdio: 'inherit', env: { ...process.env, BENCH_REPO: repo } });
+  status = run.status ?? 1;
+} finally {
+  rmSync(snapshot, { recursive: true, force: true });
+}
+process.exit(status);

@@ -1,0 +1,475 @@
+/**
+ * The benchmark suite, started by bench/run.mjs from a snapshot of dist/ (see there):
+ * flowyard's figures against baselines measured in the same run, on the local
+ * broker and Redis (bench/README.md has the method and the last results).
+ *
+ *   1. router throughput, fan-out to 3 destinations   vs a plain consume->produce pass-through
+ *   2. one worker, 20 ms destination, concurrency 64    vs the same worker at concurrency 1
+ *   3. end-to-end p50/p99 at a steady rate, 5/20/50 ms  vs the destinations' own p99 (fan-out: slowest; cascade: sum)
+ *   4. peak RSS of the flowyard process under load 3    vs its RSS after start-up
+ *
+ * Every figure is the median of BENCH_RUNS runs (default 3); each run uses topics, groups and
+ * Redis keys of its own (random suffix), deleted afterwards. Raw results go to
+ * bench/results/<ISO time>.json, a summary to stdout, child logs to bench/results/<ISO time>.log.
+ *
+ * Knobs (environment): BENCH_RUNS, BENCH_ONLY=router,worker,e2e, BENCH_ROUTER_EVENTS,
+ * BENCH_ROUTER_TIMEOUT_MS, BENCH_WORKER_EVENTS, BENCH_E2E_SECONDS, BENCH_E2E_RATE,
+ * BENCH_E2E_MODES=fanout,cascade, BENCH_E2E_DRAIN_MS, BENCH_MAX_MESSAGE_BYTES (0 = broker
+ * default), BENCH_PROFILE=1 (node --cpu-prof of every measured process into
+ * bench/results/profiles/), LOG_LEVEL (children; default warn).
+ */
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
+import { clearInterval, setInterval } from 'node:timers';
+import { fileURLToPath } from 'node:url';
+import { sampleEvents } from '../dist/cli/sample-events.js';
+import { createProducer, produce } from '../dist/kafka/producer.js';
+import { tailTopics } from '../dist/kafka/tail.js';
+import { parseCompletion } from '../dist/runtime/completion.js';
+import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
+import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
+import { parseTopology } from '../dist/topology/load.js';
+import { KEYS, PARTITIONS, TOPIC_CONFIG, VALUE_BYTES, benchEnv, benchLogger, cleanup, createBenchTopics, fill, median, procMemory, sleep, summarize, topologyYaml, uniqueName } from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The checkout (results, versions); `here` may be a snapshot made by bench/run.mjs. */
+const repo = process.env.BENCH_REPO ?? join(here, '..');
+const int = (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name], 10) : fallback);
+
+const CONFIG = {
+  runs: int('BENCH_RUNS', 3),
+  only: new Set((process.env.BENCH_ONLY ?? 'router,worker,e2e').split(',').map((s) => s.trim())),
+  valueBytes: VALUE_BYTES,
+  keys: KEYS,
+  partitions: PARTITIONS,
+  topicConfig: TOPIC_CONFIG,
+  router: { events: int('BENCH_ROUTER_EVENTS', 30_000), timeoutMs: int('BENCH_ROUTER_TIMEOUT_MS', 180_000) },
+  worker: { events: int('BENCH_WORKER_EVENTS', 30_000), latencyMs: 20, concurrency: 64, baselineConcurrency: 1, warmupMs: 1_000, windowMs: 10_000 },
+  e2e: {
+    rate: int('BENCH_E2E_RATE', 1_000),
+    modes: (process.env.BENCH_E2E_MODES ?? 'fanout,cascade').split(',').map((s) => s.trim()),
+    seconds: int('BENCH_E2E_SECONDS', 30),
+    /** Events produced in the first seconds are left out of the percentiles (JIT, first fetches). */
+    warmupSeconds: 2,
+    latencies: { d5: 5, d20: 20, d50: 50 },
+    /** Enough slots for 1,000/s at 50 ms with headroom (Little: 1,000/s x 0.05 s = 50 in flight). */
+    concurrency: 128,
+    /** After the load, wait this long for the last completions; events still missing count as censored. */
+    drainTimeoutMs: int('BENCH_E2E_DRAIN_MS', 10_000),
+  },
+  targets: { routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
+  profile: process.env.BENCH_PROFILE === '1',
+};
+
+const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
+const resultsDir = join(repo, 'bench', 'results');
+mkdirSync(resultsDir, { recursive: true });
+const logPath = join(resultsDir, `${stamp}.log`);
+const logFd = openSync(logPath, 'a');
+const profileDir = join(resultsDir, 'profiles', stamp);
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const round = (x, digits = 1) => (typeof x === 'number' && Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
+
+// ---- measured child processes ------------------------------------------------------------
+
+/** Forks bench/measure.mjs in `mode`, hands it `job`; `onMessage` sees its other messages; `label` names its profile. */
+function measure(mode, job, onMessage = () => undefined, label = mode) {
+  const execArgv = CONFIG.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${label}-${Date.now()}.cpuprofile`] : [];
+  if (CONFIG.profile) mkdirSync(profileDir, { recursive: true });
+  const child = fork(join(here, 'measure.mjs'), [mode], { stdio: ['ignore', logFd, logFd, 'ipc'], execArgv });
+  const result = new Promise((resolve, reject) => {
+    child.on('message', (message) => {
+      if (message.type === 'result') resolve(message.result);
+      else if (message.type === 'error') reject(new Error(`${mode}: ${message.error}`));
+      else onMessage(message, child);
+    });
+    child.on('exit', (code) => reject(new Error(`${mode} exited with ${code} before reporting (see ${logPath})`)));
+  });
+  result.catch(() => undefined); // awaited by the caller; a crash before that must not end the bench
+  child.send(job);
+  return { child, result };
+}
+
+// ---- 1. router throughput ------------------------------------------------------------------
+
+async function routerRun(shared, run) {
+  const name = uniqueName('bench-router');
+  const yaml = topologyYaml({ name, mode: 'fanout', destinations: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const source = plan.source.topics[0];
+  const plain = ['a', 'b', 'c'].map((d) => `${name}.pt.${d}`);
+  const headed = ['a', 'b', 'c'].map((d) => `${name}.pth.${d}`);
+  const txn = ['a', 'b', 'c'].map((d) => `${name}.ptx.${d}`);
+  try {
+    await createBenchTopics(shared.kafka, plan, [...plain, ...headed, ...txn]);
+    const { records } = sampleEvents(plan.source, { count: CONFIG.router.events, keys: KEYS, valueBytes: VALUE_BYTES, runId: name });
+    const fillMs = await fill(shared.kafka, source, records);
+    const expected = records.length;
+    const jobs = {
+      passthrough: () => measure('passthrough', { source, outputs: plain, group: `${name}.passthrough`, expected, transactional: false, timeoutMs: CONFIG.router.timeoutMs }, undefined, 'passthrough').result,
+      router: () => measure('router', { yaml, expected, timeoutMs: CONFIG.router.timeoutMs }).result,
+      passthroughHeaders: () =>
+        measure('passthrough', { source, outputs: headed, group: `${name}.passthrough-headers`, expected, transactional: false, withHeaders: true, timeoutMs: CONFIG.router.timeoutMs }, undefined, 'passthrough-headers').result,
+      passthroughTxn: () => measure('passthrough', { source, outputs: txn, group: `${name}.passthrough-txn`, expected, transactional: true, timeoutMs: CONFIG.router.timeoutMs }, undefined, 'passthrough-txn').result,
+    };
+    // Alternate who goes first, so page cache or broker warm-up favour neither side.
+    const order = run % 2 === 0 ? ['passthrough', 'router', 'passthroughHeaders', 'passthroughTxn'] : ['router', 'passthrough', 'passthroughTxn', 'passthroughHeaders'];
+    const out = { name, events: expected, fillMs: round(fillMs), order, load: os.loadavg().map((l) => round(l, 2)) };
+    for (const which of order) out[which] = await jobs[which]();
+    out.ratio = out.router.eventsPerSec / out.passthrough.eventsPerSec;
+    out.ratioVsTransactionalPassthrough = out.router.eventsPerSec / out.passthroughTxn.eventsPerSec;
+    out.ratioVsPassthroughWithHeaders = out.router.eventsPerSec / out.passthroughHeaders.eventsPerSec;
+    return out;
+  } finally {
+    await cleanup(shared.kafka, shared.redis, name);
+  }
+}
+
+// ---- 2. worker at concurrency 64 vs 1 ------------------------------------------------------
+
+/** Routed copies as the router would write them (flowyard headers, keyed by the causal key). */
+function routedCopies(plan, count, runId) {
+  const { records, eventIds } = sampleEvents(plan.source, { count, keys: KEYS, valueBytes: VALUE_BYTES, runId });
+  const seqs = new Map();
+  const ingestedAt = Date.now();
+  return records.map((record, i) => {
+    const seq = (seqs.get(record.key) ?? 0) + 1;
+    seqs.set(record.key, seq);
+    return { ...record, headers: toHeaders({ plan: plan.id, eventId: eventIds[i], key: record.key, seq, ingestedAt, traceparent: newTraceparent() }) };
+  });
+}
+
+async function workerRun(shared) {
+  const name = uniqueName('bench-worker');
+  const { concurrency, baselineConcurrency, latencyMs, warmupMs, windowMs, events } = CONFIG.worker;
+  const yaml = topologyYaml({
+    name,
+    mode: 'fanout',
+    destinations: [
+      { name: 'wide', concurrency, ordering: 'key' },
+      { name: 'single', concurrency: baselineConcurrency, ordering: 'key' },
+    ],
+  });
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const input = (d) => plan.destinations.find((x) => x.name === d).inputTopic;
+  try {
+    await createBenchTopics(shared.kafka, plan);
+    // The baseline writes about 1 / 20 ms = 50/s: a few seconds' worth is plenty.
+    const baselineEvents = Math.ceil(((warmupMs + windowMs) / 1000) * (baselineConcurrency * 1000 / latencyMs) * 2);
+    const fillMs = (await fill(shared.kafka, input('wide'), routedCopies(plan, events, `${name}-w`))) + (await fill(shared.kafka, input('single'), routedCopies(plan, baselineEvents, `${name}-s`)));
+    const job = (destination) => ({ yaml, destination, latencyMs, warmupMs, windowMs });
+    const wide = await measure('worker', job('wide'), undefined, 'worker-c64').result;
+    const single = await measure('worker', job('single'), undefined, 'worker-c1').result;
+    const ranOut = wide.totalWrites >= events;
+    return { name, events, baselineEvents, fillMs: round(fillMs), load: os.loadavg().map((l) => round(l, 2)), wide, single, speedup: wide.writesPerSec / single.writesPerSec, ...(ranOut && { warning: 'the backlog ran out before the window closed: raise BENCH_WORKER_EVENTS' }) };
+  } finally {
+    await cleanup(shared.kafka, shared.redis, name);
+  }
+}
+
+// ---- 3 + 4. end-to-end latency and peak RSS -----------------------------------------------
+
+async function e2eRun(shared, mode) {
+  const { rate, seconds, warmupSeconds, latencies, concurrency, drainTimeoutMs } = CONFIG.e2e;
+  const name = uniqueName(`bench-e2e-${mode}`);
+  const destinations = Object.keys(latencies);
+  const yaml = topologyYaml({ name, mode, destinations: destinations.map((d) => ({ name: d, concurrency, ordering: 'key' })) });
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const total = rate * seconds;
+  const { records } = sampleEvents(plan.source, { count: total, keys: KEYS, valueBytes: VALUE_BYTES, runId: name });
+  const prefix = `${name}-`;
+  const producedAt = new Float64Array(total);
+  const ingestedAt = new Float64Array(total);
+  const lastAt = new Float64Array(total);
+  const doneAt = Object.fromEntries(destinations.map((d) => [d, new Float64Array(total)]));
+  const seen = new Uint8Array(total);
+  const bit = Object.fromEntries(destinations.map((d, i) => [d, 1 << i]));
+  const all = (1 << destinations.length) - 1;
+  let complete = 0;
+  let failed = 0;
+  let flowyard;
+  let tail;
+  try {
+    await createBenchTopics(shared.kafka, plan);
+    tail = await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
+      const c = parseCompletion(record.value);
+      if (!c || !c.eventId.startsWith(prefix)) return;
+      const i = Number(c.eventId.slice(prefix.length));
+      if (c.status !== 'ok') failed += 1;
+      if (seen[i] & bit[c.destination]) return; // a repeated hand-on: the first one counts
+      seen[i] |= bit[c.destination];
+      doneAt[c.destination][i] = c.at;
+      ingestedAt[i] = c.ingestedAt;
+      lastAt[i] = Math.max(lastAt[i], c.at);
+      if (seen[i] === all) complete += 1;
+    });
+
+    let ready;
+    const readyNow = new Promise((resolve) => (ready = resolve));
+    flowyard = measure('flowyard', { yaml, latencies }, (message) => message.type === 'ready' && ready(message), `flowyard-${mode}`);
+    const startup = await Promise.race([readyNow, flowyard.result.then(() => ({}))]);
+    const pid = flowyard.child.pid;
+    let peakSampledRss = 0;
+    const sampler = setInterval(() => (peakSampledRss = Math.max(peakSampledRss, procMemory(pid).rssMiB || 0)), 250);
+
+    // Steady load: every 5 ms, send what is due since the start; the produce time of an event
+    // is the moment its batch is handed to the producer.
+    const producer = await createProducer(shared.kafka);
+    const sendDurations = [];
+    const source = plan.source.topics[0];
+    const t0 = Date.now();
+    let sent = 0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - t0) * rate) / 1000) + 1);
+      if (due > sent) {
+        const at = Date.now();
+        producedAt.fill(at, sent, due);
+        await produce(producer, source, records.slice(sent, due));
+        sendDurations.push(Date.now() - at);
+        sent = due;
+      }
+      await sleep(5);
+    }
+    const produceSeconds = (Date.now() - t0) / 1000;
+    await producer.disconnect();
+
+    const drainDeadline = Date.now() + drainTimeoutMs;
+    while (complete < total && Date.now() < drainDeadline) await sleep(100);
+    clearInterval(sampler);
+    const memory = procMemory(pid);
+    flowyard.child.send({ type: 'stop' });
+    const child = await flowyard.result;
+
+    // Events still incomplete when the drain wait ended count with their latency so far (a
+    // lower bound): a percentile that falls on one of them is reported as censored (">=").
+    const drainEnd = Date.now();
+    const from = t0 + warmupSeconds * 1000;
+    const measured = [];
+    for (let i = 0; i < total; i += 1) if (producedAt[i] >= from) measured.push(i);
+    const latency = (pick) => summarize(measured.filter((i) => pick(i) > 0).map((i) => pick(i) - producedAt[i]));
+    const incomplete = measured.filter((i) => seen[i] !== all).length;
+    const endToEnd = {
+      ...summarize(measured.map((i) => (seen[i] === all ? lastAt[i] : drainEnd) - producedAt[i])),
+      incomplete,
+      censored: incomplete > 0 ? { p50: incomplete >= measured.length * 0.5, p99: incomplete >= measured.length * 0.01 } : undefined,
+    };
+    // Completions per second each destination sustained while the load ran (after warm-up).
+    const loadEnd = t0 + produceSeconds * 1000;
+    const sustained = Object.fromEntries(
+      destinations.map((d) => {
+        let n = 0;
+        for (let i = 0; i < total; i += 1) if (doneAt[d][i] >= from && doneAt[d][i] <= loadEnd) n += 1;
+        return [d, round(n / ((loadEnd - from) / 1000))];
+      }),
+    );
+    const calibrated = startup.calibrated ?? child.calibrated;
+    const sinkP99 = destinations.map((d) => calibrated[d]?.p99 ?? NaN);
+    const bound = mode === 'fanout' ? Math.max(...sinkP99) : sinkP99.reduce((a, b) => a + b, 0);
+    return {
+      name,
+      mode,
+      events: total,
+      completeEvents: complete,
+      failedCompletions: failed,
+      produceSeconds: round(produceSeconds, 2),
+      achievedRate: round(total / produceSeconds),
+      producerSendMs: summarize(sendDurations),
+      load: os.loadavg().map((l) => round(l, 2)),
+      endToEnd,
+      routerHop: latency((i) => ingestedAt[i]),
+      // From the router's fy-ingested-at on: what the workers (and the hops between them) add.
+      afterRouter: {
+        endToEnd: summarize(measured.filter((i) => seen[i] === all).map((i) => lastAt[i] - ingestedAt[i])),
+        ...Object.fromEntries(destinations.map((d) => [d, summarize(measured.filter((i) => doneAt[d][i] > 0).map((i) => doneAt[d][i] - ingestedAt[i]))])),
+      },
+      perDestination: Object.fromEntries(destinations.map((d) => [d, latency((i) => doneAt[d][i])])),
+      sustainedPerSec: sustained,
+      destinationLatencyIdle: calibrated,
+      sinksUnderLoad: child.sinks,
+      eventLoopDelayMs: child.eventLoopDelayMs,
+      workerOccupancy: child.occupancy,
+      baselineP99: round(bound, 2),
+      overBaselineP99: round(endToEnd.p99 - bound, 2),
+      rss: { startupMiB: round(startup.memory?.rssMiB), peakSampledMiB: round(peakSampledRss), peakHwmMiB: round(memory.hwmMiB) },
+      childCpuSeconds: round(child.cpuSeconds, 2),
+      roundTrips: child.roundTrips,
+    };
+  } finally {
+    if (flowyard && flowyard.child.exitCode === null) flowyard.child.kill('SIGTERM');
+    await tail?.stop().catch(() => undefined);
+    await cleanup(shared.kafka, shared.redis, name);
+  }
+}
+
+// ---- machine, summary ---------------------------------------------------------------------
+
+function machine() {
+  const sh = (cmd, args) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const pom = readFileSync(join(repo, 'infra/kafka/pom.xml'), 'utf8');
+  return {
+    nproc: Number(sh('nproc', [])),
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1],
+    freeG: sh('free', ['-g']),
+    memTotalGiB: round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kafka: /<kafka\.version>(.*)<\/kafka\.version>/.exec(pom)?.[1],
+    kafkajs: JSON.parse(readFileSync(join(repo, 'node_modules/kafkajs/package.json'), 'utf8')).version,
+    redis: sh('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1],
+    kernel: os.release(),
+    commit: sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']),
+    srcDirty: (sh('git', ['-C', repo, 'status', '--porcelain', '--', 'src']) ?? '') !== '',
+  };
+}
+
+function medians(results) {
+  const m = {};
+  const { targets } = CONFIG;
+  if (results.router.length > 0) {
+    const r = results.router;
+    m.router = {
+      routerEventsPerSec: round(median(r.map((x) => x.router.eventsPerSec))),
+      passthroughEventsPerSec: round(median(r.map((x) => x.passthrough.eventsPerSec))),
+      transactionalPassthroughEventsPerSec: round(median(r.map((x) => x.passthroughTxn.eventsPerSec))),
+      passthroughWithHeadersEventsPerSec: round(median(r.map((x) => x.passthroughHeaders.eventsPerSec))),
+      passthroughWithHeadersVsPassthrough: round(median(r.map((x) => x.passthroughHeaders.eventsPerSec / x.passthrough.eventsPerSec)), 3),
+      transactionalVsPassthrough: round(median(r.map((x) => x.passthroughTxn.eventsPerSec / x.passthrough.eventsPerSec)), 3),
+      ratio: round(median(r.map((x) => x.ratio)), 3),
+      ratioVsTransactionalPassthrough: round(median(r.map((x) => x.ratioVsTransactionalPassthrough)), 3),
+      ratioVsPassthroughWithHeaders: round(median(r.map((x) => x.ratioVsPassthroughWithHeaders)), 3),
+      target: `>= ${targets.routerRatio}x pass-through`,
+    };
+    m.router.met = m.router.ratio >= targets.routerRatio;
+  }
+  if (results.worker.length > 0) {
+    const w = results.worker;
+    m.worker = {
+      concurrency64WritesPerSec: round(median(w.map((x) => x.wide.writesPerSec))),
+      concurrency1WritesPerSec: round(median(w.map((x) => x.single.writesPerSec))),
+      speedup: round(median(w.map((x) => x.speedup))),
+      stalledShare: round(median(w.map((x) => x.wide.stalledShare)), 3),
+      concurrency64WhileActive: round(median(w.map((x) => x.wide.writesPerSecWhileActive))),
+      ideal64: (CONFIG.worker.concurrency * 1000) / CONFIG.worker.latencyMs,
+      target: `>= ${targets.workerWritesPerSec} writes/s`,
+    };
+    m.worker.met = m.worker.concurrency64WritesPerSec >= targets.workerWritesPerSec;
+  }
+  for (const mode of ['fanout', 'cascade']) {
+    const e = results.e2e.filter((x) => x.mode === mode);
+    if (e.length === 0) continue;
+    const slack = mode === 'fanout' ? targets.fanoutP99SlackMs : targets.cascadeP99SlackMs;
+    m[mode] = {
+      p50Ms: round(median(e.map((x) => x.endToEnd.p50))),
+      p99Ms: round(median(e.map((x) => x.endToEnd.p99))),
+      baselineP99Ms: round(median(e.map((x) => x.baselineP99))),
+      overBaselineMs: round(median(e.map((x) => x.overBaselineP99))),
+      routerHopP50Ms: round(median(e.map((x) => x.routerHop.p50))),
+      routerHopP99Ms: round(median(e.map((x) => x.routerHop.p99))),
+      afterRouterP50Ms: round(median(e.map((x) => x.afterRouter.endToEnd.p50))),
+      afterRouterP99Ms: round(median(e.map((x) => x.afterRouter.endToEnd.p99))),
+      completeShare: round(median(e.map((x) => x.completeEvents / x.events)), 4),
+      p50Censored: e.some((x) => x.endToEnd.censored?.p50),
+      p99Censored: e.some((x) => x.endToEnd.censored?.p99),
+      sustainedPerSec: Object.fromEntries(Object.keys(CONFIG.e2e.latencies).map((d) => [d, round(median(e.map((x) => x.sustainedPerSec[d])))])),
+      peakRssMiB: round(median(e.map((x) => x.rss.peakHwmMiB))),
+      startupRssMiB: round(median(e.map((x) => x.rss.startupMiB))),
+      target: `p99 <= ${mode === 'fanout' ? 'slowest destination p99' : 'sum of destination p99s'} + ${slack} ms`,
+    };
+    m[mode].met = m[mode].overBaselineMs <= slack && !m[mode].p99Censored;
+  }
+  const rss = results.e2e.map((x) => x.rss.peakHwmMiB);
+  if (rss.length > 0) {
+    m.rss = { peakMiB: round(median(rss)), maxOfRunsMiB: round(Math.max(...rss)), startupMiB: round(median(results.e2e.map((x) => x.rss.startupMiB))), target: `<= ${targets.peakRssMiB} MiB` };
+    m.rss.met = m.rss.peakMiB <= targets.peakRssMiB;
+  }
+  return m;
+}
+
+function printSummary(m, seconds) {
+  const yes = (met) => (met ? 'met' : 'MISSED');
+  say('');
+  say(`flowyard bench, ${CONFIG.runs} runs per figure, medians (${round(seconds / 60, 1)} min; raw: bench/results/${stamp}.json)`);
+  say('figure                                        flowyard        baseline                       ratio / margin      target');
+  if (m.router) {
+    say(`router fan-out x3, events/s                   ${String(m.router.routerEventsPerSec).padEnd(15)} ${String(m.router.passthroughEventsPerSec).padEnd(8)} pass-through            ${String(m.router.ratio).padEnd(6)}x             ${m.router.target}: ${yes(m.router.met)}`);
+    say(`  (vs a transactional pass-through)           ${''.padEnd(15)} ${String(m.router.transactionalPassthroughEventsPerSec).padEnd(8)} txn pass-through        ${m.router.ratioVsTransactionalPassthrough}x`);
+    say(`  (vs a pass-through carrying its headers)    ${''.padEnd(15)} ${String(m.router.passthroughWithHeadersEventsPerSec).padEnd(8)} pass-through + headers  ${m.router.ratioVsPassthroughWithHeaders}x`);
+  }
+  if (m.worker) {
+    say(`worker 20 ms sink, c=64, writes/s             ${String(m.worker.concurrency64WritesPerSec).padEnd(15)} ${String(m.worker.concurrency1WritesPerSec).padEnd(8)} same worker c=1         ${String(m.worker.speedup).padEnd(6)}x (ideal ${m.worker.ideal64}/s) ${m.worker.target}: ${yes(m.worker.met)}`);
+    say(`  (100 ms slices without a single write at c=64: ${round(m.worker.stalledShare * 100)}%; ${m.worker.concurrency64WhileActive} writes/s in the others)`);
+  }
+  for (const mode of ['fanout', 'cascade']) {
+    const e = m[mode];
+    if (!e) continue;
+    const ge = (flag) => (flag ? '>=' : '');
+    say(`${`${mode} p50 / p99 ms (5/20/50 ms sinks)`.padEnd(45)} ${`${ge(e.p50Censored)}${e.p50Ms} / ${ge(e.p99Censored)}${e.p99Ms}`.padEnd(15)} ${String(e.baselineP99Ms).padEnd(8)} ${(mode === 'fanout' ? 'slowest sink p99' : 'sum of sink p99s').padEnd(23)} ${`+${e.overBaselineMs} ms`.padEnd(18)} ${e.target}: ${yes(e.met)}`);
+    say(`  (of which produce -> router ingest p50/p99 ${e.routerHopP50Ms}/${e.routerHopP99Ms} ms; router ingest -> last completion ${e.afterRouterP50Ms}/${e.afterRouterP99Ms} ms; sustained ${JSON.stringify(e.sustainedPerSec)}/s)`);
+  }
+  if (m.rss) say(`peak RSS under load 3, MiB                    ${String(m.rss.peakMiB).padEnd(15)} ${String(m.rss.startupMiB).padEnd(8)} same process idle       max ${m.rss.maxOfRunsMiB}          ${m.rss.target}: ${yes(m.rss.met)}`);
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+const started = performance.now();
+const env = benchEnv();
+const shared = await createSharedClients(env, benchLogger(env));
+const results = { router: [], worker: [], e2e: [] };
+const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
+const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
+let exitCode = 0;
+try {
+  say(`flowyard bench: ${CONFIG.runs} runs; machine ${output.machine.nproc} cores, ${output.machine.cpuModel}; node ${output.machine.node}, Kafka ${output.machine.kafka}; child logs: ${logPath}`);
+  for (let run = 0; run < CONFIG.runs; run += 1) {
+    if (CONFIG.only.has('router')) {
+      const r = await routerRun(shared, run);
+      results.router.push(r);
+      save();
+      say(
+        `[run ${run + 1}] router ${round(r.router.eventsPerSec)} ev/s vs pass-through ${round(r.passthrough.eventsPerSec)} ev/s: ${round(r.ratio, 3)}x ` +
+          `(pass-through with headers ${round(r.passthroughHeaders.eventsPerSec)}, transactional ${round(r.passthroughTxn.eventsPerSec)})`,
+      );
+    }
+    if (CONFIG.only.has('worker')) {
+      const w = await workerRun(shared);
+      results.worker.push(w);
+      save();
+      say(`[run ${run + 1}] worker c=64 ${round(w.wide.writesPerSec)} writes/s vs c=1 ${round(w.single.writesPerSec)} writes/s: ${round(w.speedup)}x${w.warning ? ` (${w.warning})` : ''}`);
+    }
+    if (CONFIG.only.has('e2e')) {
+      for (const mode of CONFIG.e2e.modes) {
+        const e = await e2eRun(shared, mode);
+        results.e2e.push(e);
+        save();
+        const ge = (flag) => (flag ? '>=' : '');
+        say(
+          `[run ${run + 1}] ${mode}: p50 ${ge(e.endToEnd.censored?.p50)}${e.endToEnd.p50} ms, p99 ${ge(e.endToEnd.censored?.p99)}${e.endToEnd.p99} ms vs baseline ${e.baselineP99} ms; ` +
+            `${e.completeEvents}/${e.events} complete ${CONFIG.e2e.drainTimeoutMs / 1000} s after a load of ${e.achievedRate}/s; sustained ${JSON.stringify(e.sustainedPerSec)}/s; peak RSS ${e.rss.peakHwmMiB} MiB`,
+        );
+      }
+    }
+  }
+} catch (error) {
+  exitCode = 1;
+  output.error = String(error?.stack ?? error);
+  say(`bench failed: ${output.error}`);
+} finally {
+  output.loadAfter = os.loadavg();
+  output.seconds = round((performance.now() - started) / 1000);
+  output.medians = medians(results);
+  save();
+  printSummary(output.medians, output.seconds);
+  await closeSharedClients(shared);
+}
+process.exit(exitCode);
