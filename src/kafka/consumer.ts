@@ -61,6 +61,8 @@ export class BatchConsumer {
       heartbeatInterval: 3_000, // ms
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576, // 1 MiB: bounds one batch in memory
       allowAutoTopicCreation: false,
+      // kafkajs' default is 5 s; after a backpressure pause resumes, the next fetch would idle the writers that long
+      maxWaitTimeInMs: 250,
       retry: { retries: 10 },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
