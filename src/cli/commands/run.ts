@@ -1,14 +1,15 @@
 import { Option, type Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
-import { createLogger } from '../../observability/logger.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
 import { PlanHost } from '../../runtime/plan-host.js';
 import { ROLE_NAMES, type RoleSelection } from '../../runtime/roles.js';
 import { Service, readinessChecks } from '../../runtime/service.js';
-import { closeSharedClients, createSharedClients } from '../../runtime/shared.js';
+import { closeSharedClients, createSharedClients, type SharedClients } from '../../runtime/shared.js';
 import { loadTopology } from '../../topology/load.js';
-import type { RoleName } from '../../topology/plan.js';
+import type { Plan, RoleName } from '../../topology/plan.js';
 import { watchTopology } from '../../topology/watch.js';
+import { createPlanTopics } from './topics.js';
 
 /** Parses `--roles` and `--destinations`; a bad value is exit 2 naming the flag. */
 export function roleSelection(roles: string, destinations: string | undefined): RoleSelection {
@@ -25,6 +26,50 @@ export function roleSelection(roles: string, destinations: string | undefined): 
   return { ...selection, destinations: new Set(list) };
 }
 
+/** `--destinations` names only destinations of `plan`: checked before anything connects, and before a hand-over. */
+export function checkSelection(selection: RoleSelection, plan: Plan): void {
+  const unknown = [...(selection.destinations ?? [])].filter((d) => !plan.destinations.some((p) => p.name === d));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`--destinations: ${unknown.join(', ')} not in topology ${plan.name} (it has ${plan.destinations.map((d) => d.name).join(', ')})`);
+  }
+}
+
+/**
+ * A valid topology change, before the hand-over: the running plan keeps working while the
+ * new plan's topics are created (a new destination or mode needs new derived topics, and
+ * the hand-over stops the old plan before the new one starts). Throws what rejects the change.
+ */
+async function prepareChange(next: Plan, running: Plan, selection: RoleSelection, shared: SharedClients): Promise<void> {
+  if (next.name !== running.name) {
+    // A new name means new consumer groups that read the source from its start, and a new dedup namespace.
+    throw new InvalidInputError(`name changed from ${running.name} to ${next.name}: a renamed topology is a new deployment; restart with the new file`);
+  }
+  checkSelection(selection, next);
+  // Idempotent, so a transient broker error (a metadata refresh racing another topic's creation) is tried again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const { created } = await createPlanTopics(next, shared.kafka);
+      if (created.length > 0) shared.logger.info({ plan: next.id, topics: created }, 'created the topics of the new plan');
+      return;
+    } catch (error) {
+      if (error instanceof InvalidInputError || attempt === 3) throw error;
+      shared.logger.warn({ err: error, plan: next.id, attempt }, 'creating the topics of the new plan failed; trying again');
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
+}
+
+/**
+ * The process should end once `run` returns; when a start or a shutdown failed half-way, a
+ * role's client may still hold the event loop open, so end it after a short grace.
+ */
+function exitWhenStuck(logger: Logger): void {
+  setTimeout(() => {
+    logger.warn('open connections remain after the failure; exiting');
+    process.exit();
+  }, 2_000).unref();
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -36,24 +81,56 @@ export function register(program: Command): void {
       const selection = roleSelection(options.roles, options.destinations);
       const env = loadEnv();
       const loaded = await Promise.all(files.map((file) => loadTopology(file)));
+      for (const { plan } of loaded) checkSelection(selection, plan);
       const logger = createLogger(env.logLevel);
       const shared = await createSharedClients(env, logger);
       const readiness = readinessChecks(shared.kafka, shared.redis);
       const service = new Service({ env, logger, registry: shared.registry, readiness, onClosed: () => closeSharedClients(shared) });
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
       const done = service.untilSignal();
-      await service.start(hosts);
-      const watchers = files.map((file, index) =>
-        watchTopology(file, {
+      let stopping = false;
+      const onSignal = (): void => {
+        stopping = true;
+      };
+      process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
+      try {
+        await service.start(hosts);
+      } catch (error) {
+        // The host that failed is not the service's yet: stop its roles that did start, then the rest.
+        const stopAll = Promise.allSettled(hosts.map((host) => host.stop())).then(() => service.stop());
+        await Promise.race([stopAll.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, env.shutdownTimeoutMs).unref())]);
+        exitWhenStuck(logger);
+        throw error;
+      }
+      // One change at a time per file, in the order they were seen.
+      const changes = hosts.map(() => Promise.resolve());
+      const watchers = files.map((file, index) => {
+        const host = hosts[index]!;
+        const reject = (plan: Plan, problems: readonly string[]): void =>
+          logger.error({ file, problems, plan: host.plan.id, rejected: plan.id }, 'topology change rejected; the running plan stays');
+        return watchTopology(file, {
           onPlan: ({ plan }) => {
-            hosts[index]!.replace(plan).catch((err: unknown) => logger.error({ err, file, plan: plan.id }, 'switching to the new plan failed'));
+            changes[index] = changes[index]!.then(async () => {
+              try {
+                await prepareChange(plan, host.plan, selection, shared);
+              } catch (err) {
+                if (err instanceof InvalidInputError) reject(plan, err.problems);
+                else reject(plan, [`${file}: preparing plan ${plan.id} failed: ${(err as Error).message}`]);
+                return;
+              }
+              if (stopping) return; // the host is stopping or stopped: starting a plan now would outlive the process
+              await host.replace(plan).catch((err: unknown) => logger.error({ err, file, plan: plan.id }, 'switching to the new plan failed'));
+            });
           },
-          onInvalid: (problems) => logger.error({ file, problems, plan: hosts[index]!.plan.id }, 'topology change rejected; the running plan stays'),
+          onInvalid: (problems) => logger.error({ file, problems, plan: host.plan.id }, 'topology change rejected; the running plan stays'),
           onError: (err) => logger.error({ err, file }, 'watching the topology file failed'),
-        }),
-      );
+        });
+      });
       const code = await done;
       for (const watcher of watchers) watcher.close();
-      if (code !== 0) throw new Error('shutdown did not complete cleanly; uncommitted work is re-delivered on restart');
+      if (code !== 0) {
+        exitWhenStuck(logger);
+        throw new Error('shutdown did not complete cleanly; uncommitted work is re-delivered on restart');
+      }
     });
 }
