@@ -23,7 +23,7 @@ import { RetryPolicy } from '../resilience/retry-policy.js';
 import type { EventDecoder } from '../schema/decoder.js';
 import type { Sink } from '../sinks/sink.js';
 import type { PlanDestination } from '../topology/plan.js';
-import { completionRecord } from './completion.js';
+import { completionsRecord } from './completion.js';
 import { planLabels, type RoleContext } from './context.js';
 import { deadLetterRecord, type DeadLetterClass } from './dead-letter.js';
 import { fromHeaders, toHeaders, type EventHeaders } from './headers.js';
@@ -352,22 +352,22 @@ export class Worker implements Role {
 
   private completion(item: WorkItem, event: EventHeaders, status: 'ok' | 'failed', attempts: number, error?: string): OutgoingRecord {
     const { record } = item;
-    return completionRecord(
-      {
-        eventId: event.eventId,
-        key: event.key,
-        seq: event.seq,
-        plan: event.plan,
-        destination: this.destination.name,
-        status,
-        attempts,
-        ingestedAt: event.ingestedAt,
-        at: Date.now(),
-        origin: { topic: record.topic, partition: record.partition, offset: record.offset },
-        ...(error !== undefined && { error }),
-      },
-      event,
-    );
+    return completionsRecord({
+      kind: 'destination',
+      eventId: event.eventId,
+      key: event.key,
+      seq: event.seq,
+      plan: event.plan,
+      destination: this.destination.name,
+      status,
+      attempts,
+      ingestedAt: event.ingestedAt,
+      at: Date.now(),
+      value: record.value === null ? null : record.value.toString('base64'),
+      origin: { topic: record.topic, partition: record.partition, offset: record.offset },
+      traceparent: event.traceparent,
+      ...(error !== undefined && { error }),
+    });
   }
 
   private async deadLetter(item: WorkItem, errorClass: DeadLetterClass, error: string, attempts: number): Promise<void> {
