@@ -40,6 +40,16 @@ export function destinationInputTopic(name: string, mode: Mode, destination: str
   return `${name}.${mode}.${destination}`;
 }
 
+/** Input topic of a destination's compensation worker. */
+export function compensationInputTopic(name: string, destination: string): string {
+  return `${name}.compensate.${destination}`;
+}
+
+/** Group of a destination's compensation worker; destination names hold no '.', so it never meets `<name>.<destination>`. */
+export function compensationGroup(name: string, destination: string): string {
+  return `${name}.${destination}.compensate`;
+}
+
 export function completionsTopic(name: string): string {
   return `${name}.completions`;
 }

@@ -13,6 +13,7 @@ export type Mode = 'cascade' | 'fanout' | 'dag';
 export type Ordering = 'key' | 'none';
 export type RoleName = 'router' | 'worker' | 'tracker' | 'sequencer';
 
+
 /** A sink's configuration as written in the topology; `type` selects the sink module. */
 export interface SinkConfig {
   readonly type: string;
@@ -56,7 +57,12 @@ export interface PlanDestination {
   /** Consumer group of this destination's worker: <name>.<destination>. */
   readonly group: string;
   readonly sink: SinkConfig;
-  readonly compensate?: SinkConfig;
+  /**
+   * Present when the destination declares `compensate`: the tracker puts an event on
+   * `inputTopic` when another branch of it failed for good, and a compensation worker
+   * (group `group`) writes it with `sink`, with the destination's retry and timeout.
+   */
+  readonly compensation?: PlanCompensation;
   readonly timeoutMs: number;
   readonly retry: RetryPlan;
   /** Max writes in flight for this destination (per worker process). */
@@ -75,6 +81,14 @@ export interface PlanDestination {
   readonly next: readonly string[];
 }
 
+export interface PlanCompensation {
+  readonly sink: SinkConfig;
+  /** `<name>.compensate.<destination>` */
+  readonly inputTopic: string;
+  /** `<name>.<destination>.compensate` */
+  readonly group: string;
+}
+
 export interface PlanEdge {
   /** 'router' or a destination name. */
   readonly from: string;
@@ -86,7 +100,7 @@ export interface PlanEdge {
   readonly kind: 'direct' | 'join';
 }
 
-export type TopicPurpose = 'source' | 'destination-input' | 'completions' | 'dlq' | 'sequencer-output' | 'sink' | 'compensation';
+export type TopicPurpose = 'source' | 'destination-input' | 'completions' | 'dlq' | 'sequencer-output' | 'sink' | 'compensation' | 'compensation-input';
 
 export interface PlanTopic {
   readonly name: string;

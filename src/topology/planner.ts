@@ -7,6 +7,8 @@ import { createHash } from 'node:crypto';
 import { DEFAULTS, type Topology, type TopologyDestination } from './spec.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
 import {
+  compensationGroup,
+  compensationInputTopic,
   completionsTopic,
   defaultDlqTopic,
   destinationGroup,
@@ -59,7 +61,15 @@ export function compile(topology: Topology): Plan {
     inputTopic: destinationInputTopic(name, mode, destination.name),
     group: destinationGroup(name, destination.name),
     sink: canonicalSink(destination.sink),
-    ...(destination.compensate === undefined ? {} : { compensate: canonicalSink(destination.compensate) }),
+    ...(destination.compensate === undefined
+      ? {}
+      : {
+          compensation: {
+            sink: canonicalSink(destination.compensate),
+            inputTopic: compensationInputTopic(name, destination.name),
+            group: compensationGroup(name, destination.name),
+          },
+        }),
     timeoutMs: destination.timeoutMs ?? DEFAULTS.timeoutMs,
     retry: retryPlan(destination),
     concurrency: destination.concurrency ?? DEFAULTS.concurrency,
@@ -98,8 +108,9 @@ export function compile(topology: Topology): Plan {
     ...(sequencer === undefined ? [] : [topic(sequencer.output, 'sequencer-output', true)]),
     ...destinations.flatMap((destination) => {
       const sink = kafkaSinkTopic(destination.sink);
-      const compensate = kafkaSinkTopic(destination.compensate);
+      const compensate = kafkaSinkTopic(destination.compensation?.sink);
       return [
+        ...(destination.compensation === undefined ? [] : [topic(destination.compensation.inputTopic, 'compensation-input', true)]),
         ...(sink === undefined ? [] : [topic(sink.topic, 'sink', false, sink.partitions)]),
         ...(compensate === undefined ? [] : [topic(compensate.topic, 'compensation', false, compensate.partitions)]),
       ];
@@ -114,6 +125,12 @@ export function compile(topology: Topology): Plan {
       consumes: [destination.inputTopic],
       destination: destination.name,
     })),
+    // A destination's compensations run in its worker process, in their own group.
+    ...destinations.flatMap((destination): PlanRole[] =>
+      destination.compensation === undefined
+        ? []
+        : [{ role: 'worker', group: destination.compensation.group, consumes: [destination.compensation.inputTopic], destination: destination.name }],
+    ),
     { role: 'tracker', group: groups.tracker, consumes: [completions] },
     // The tracker writes each event's completed/failed record to the completions topic; the sequencer orders those.
     ...(sequencer === undefined ? [] : [{ role: 'sequencer', group: groups.sequencer, consumes: [completions] } as const]),
@@ -124,10 +141,10 @@ export function compile(topology: Topology): Plan {
     mode,
     partitions,
     source,
-    destinations: destinations.map(({ name: destinationName, sink, compensate, timeoutMs, retry, concurrency, ordering, circuitBreaker, after }) => ({
+    destinations: destinations.map(({ name: destinationName, sink, compensation, timeoutMs, retry, concurrency, ordering, circuitBreaker, after }) => ({
       name: destinationName,
       sink,
-      compensate,
+      compensate: compensation?.sink,
       timeoutMs,
       retry,
       concurrency,

@@ -79,7 +79,7 @@ function describeDestination(destination: PlanDestination): string[] {
   const join = destination.releasedBy === 'tracker' ? ' (join, released by the tracker)' : '';
   return [
     `${destination.name} <- ${from}${join}, input ${destination.inputTopic}, group ${destination.group}`,
-    `  sink ${describeSink(destination.sink)}${destination.compensate === undefined ? '' : `; compensate ${describeSink(destination.compensate)}`}`,
+    `  sink ${describeSink(destination.sink)}${destination.compensation === undefined ? '' : `; compensate ${describeSink(destination.compensation.sink)}`}`,
     `  timeout ${destination.timeoutMs} ms; retry ${retry.maxAttempts} attempts, ${retry.initialDelayMs}..${retry.maxDelayMs} ms, budget ${retry.budgetRatio} per ${retry.budgetWindowMs} ms`,
     `  concurrency ${destination.concurrency}; ordering ${destination.ordering}; breaker at ${breaker.failureRatio} of >= ${breaker.minRequests} requests in ${breaker.windowMs} ms, half-open after ${breaker.halfOpenAfterMs} ms`,
     ...(destination.next.length === 0 ? [] : [`  hands on to ${destination.next.join(', ')}`]),

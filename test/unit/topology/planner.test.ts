@@ -119,6 +119,7 @@ describe('compile: topics, groups and roles', () => {
       { name: 'out.ledger', partitions: 6, purpose: 'sink', derived: false },
       { name: 'out.ledger-reversals', partitions: 3, purpose: 'compensation', derived: false },
       { name: 'out.notify', partitions: 48, purpose: 'sink', derived: false },
+      { name: 'shop.compensate.ledger', partitions: 6, purpose: 'compensation-input', derived: true },
       { name: 'shop.completions', partitions: 6, purpose: 'completions', derived: true },
       { name: 'shop.dlq', partitions: 6, purpose: 'dlq', derived: true },
       { name: 'shop.events', partitions: 6, purpose: 'source', derived: false },
@@ -135,6 +136,7 @@ describe('compile: topics, groups and roles', () => {
       { role: 'router', group: 'shop.router', consumes: ['shop.events', 'shop.more'] },
       { role: 'worker', group: 'shop.ledger', consumes: ['shop.fanout.ledger'], destination: 'ledger' },
       { role: 'worker', group: 'shop.notify', consumes: ['shop.fanout.notify'], destination: 'notify' },
+      { role: 'worker', group: 'shop.ledger.compensate', consumes: ['shop.compensate.ledger'], destination: 'ledger' },
       { role: 'tracker', group: 'shop.tracker', consumes: ['shop.completions'] },
       { role: 'sequencer', group: 'shop.sequencer', consumes: ['shop.completions'] },
     ]);
