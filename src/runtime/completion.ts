@@ -11,7 +11,7 @@
  * node or a compensation and the sequencer can emit the event without reading it back.
  */
 import type { OutgoingRecord } from '../kafka/records.js';
-import { toHeaders, type EventHeaders } from './headers.js';
+import { newTraceparent, toHeaders, validTraceparent, type EventHeaders } from './headers.js';
 
 interface CompletionBase {
   readonly eventId: string;
@@ -61,7 +61,7 @@ export function eventHeadersOf(record: CompletionBase): EventHeaders {
     key: record.key,
     seq: record.seq,
     ingestedAt: record.ingestedAt,
-    traceparent: record.traceparent ?? '',
+    traceparent: validTraceparent(record.traceparent) ?? newTraceparent(),
   };
 }
 

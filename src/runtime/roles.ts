@@ -9,6 +9,7 @@ import { createSink, type SinkFactory } from '../sinks/factory.js';
 import type { Plan, RoleName } from '../topology/plan.js';
 import type { RoleContext } from './context.js';
 import type { Role } from './role.js';
+import { Tracker } from '../tracker/tracker.js';
 import { Router } from './router.js';
 import { Worker } from './worker.js';
 import type { SharedClients } from './shared.js';
@@ -22,11 +23,13 @@ export interface RoleSelection {
 }
 
 /** Roles this build can run; tracker and sequencer arrive with their issues. */
-const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker']);
+const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker', 'tracker']);
 
 export interface RoleOverrides {
   /** Builds sinks instead of the registered factories: tests and benchmarks plug in their own destinations. */
   readonly createSink?: SinkFactory;
+  /** The same for the sinks of `compensate` configs. */
+  readonly createCompensationSink?: SinkFactory;
 }
 
 export async function createRoles(plan: Plan, shared: SharedClients, selection: RoleSelection, overrides: RoleOverrides = {}): Promise<Role[]> {
@@ -53,16 +56,23 @@ export async function createRoles(plan: Plan, shared: SharedClients, selection: 
   if (selection.roles.has('worker')) {
     for (const destination of plan.destinations) {
       if (selection.destinations && !selection.destinations.has(destination.name)) continue;
-      const sink = (overrides.createSink ?? createSink)(destination.sink, {
+      const sinkContext = {
         destination: destination.name,
         concurrency: destination.concurrency,
         timeoutMs: destination.timeoutMs,
         kafka: shared.kafka,
         env: shared.env,
         logger: context.logger.child({ destination: destination.name }),
-      });
+      };
+      const sink = (overrides.createSink ?? createSink)(destination.sink, sinkContext);
       roles.push(new Worker(context, destination, sink, await createDecoder(plan.source, decoderOptions)));
+      if (destination.compensation !== undefined) {
+        const undo = (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
+        roles.push(new Worker(context, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
+      }
     }
   }
+  // After the workers: stopping in this order lets the tracker see the workers' last completions.
+  if (selection.roles.has('tracker')) roles.push(new Tracker(context));
   return roles;
 }

@@ -45,6 +45,12 @@ export interface WorkerOptions {
   readonly maxBuffered?: number;
   /** How often finished offsets are committed, ms. */
   readonly commitIntervalMs?: number;
+  /**
+   * Run as the destination's compensation worker: read its compensation topic in its own
+   * group, undo with the sink given (the `compensate` config), never hand on, report
+   * `compensation` completions, and dead-letter with class `compensation`.
+   */
+  readonly compensation?: boolean;
 }
 
 /** Enough to keep `concurrency` writers busy across a few fetches, small enough for a million-event backlog. */
@@ -77,6 +83,11 @@ export class Worker implements Role {
   private readonly inProgress = new Map<string, Promise<void>>();
   private readonly idle: Set<() => void> = new Set();
   private readonly commitIntervalMs: number;
+  private readonly compensating: boolean;
+  private readonly inputTopic: string;
+  private readonly group: string;
+  /** Done-keys of compensations live apart from the writes they undo. */
+  private readonly doneName: string;
 
   constructor(
     private readonly context: RoleContext,
@@ -85,7 +96,13 @@ export class Worker implements Role {
     private readonly decoder: EventDecoder,
     options: WorkerOptions = {},
   ) {
-    this.name = `worker:${destination.name}`;
+    this.compensating = options.compensation === true;
+    if (this.compensating && destination.compensation === undefined) throw new Error(`destination ${destination.name} declares no compensate`);
+    this.name = this.compensating ? `compensator:${destination.name}` : `worker:${destination.name}`;
+    this.inputTopic = this.compensating ? destination.compensation!.inputTopic : destination.inputTopic;
+    this.group = this.compensating ? destination.compensation!.group : destination.group;
+    // Destination names hold no '.', so these never collide with another destination's.
+    this.doneName = this.compensating ? `${destination.name}.compensate` : destination.name;
     this.lifecycle = new RoleLifecycle(this.name);
     const maxBuffered = options.maxBuffered ?? Math.max(MIN_MAX_BUFFERED, destination.concurrency * DEFAULT_MAX_BUFFERED_PER_CONCURRENCY);
     this.scheduler = new KeyScheduler<WorkItem>({
@@ -99,8 +116,8 @@ export class Worker implements Role {
     this.policy = new RetryPolicy({ ...retry, random: Math.random });
     this.budget = new RetryBudget({ ratio: retry.budgetRatio, windowMs: retry.budgetWindowMs, now });
     this.breaker = new CircuitBreaker({ ...circuitBreaker, now, onListenerError: (err) => context.logger.error({ err }, 'circuit listener failed') });
-    this.labels = { ...planLabels(context.plan), destination: destination.name };
-    this.nextTopics = destination.next.map((name) => context.plan.destinations.find((d) => d.name === name)!.inputTopic);
+    this.labels = { ...planLabels(context.plan), destination: this.doneName };
+    this.nextTopics = this.compensating ? [] : destination.next.map((name) => context.plan.destinations.find((d) => d.name === name)!.inputTopic);
     this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     this.breaker.onStateChange((event) => this.onCircuit(event.state.name));
   }
@@ -115,15 +132,15 @@ export class Worker implements Role {
     this.consumer = new BatchConsumer({
       kafka,
       logger,
-      groupId: this.destination.group,
-      topics: [this.destination.inputTopic],
+      groupId: this.group,
+      topics: [this.inputTopic],
       commitMode: 'manual',
       handleBatch: (records) => this.onBatch(records),
       onAssignment: (assignment) => this.onAssignment(assignment),
     });
     await this.consumer.start();
     this.lifecycle.to('running');
-    logger.info({ role: this.name, destination: this.destination.name, input: this.destination.inputTopic }, 'worker running');
+    logger.info({ role: this.name, destination: this.destination.name, input: this.inputTopic }, 'worker running');
   }
 
   /** Graceful: stop fetching, let writes in flight finish (waits are cut short), commit, disconnect. */
@@ -159,7 +176,7 @@ export class Worker implements Role {
         : { partition: record.partition, offset: record.offset, key, record, event: undefined, invalidReason: parsed.reason, alreadyDone: false };
     });
     const ids = items.flatMap((item) => (item.event ? [item.event.eventId] : []));
-    const done = await this.retryInfra('checking done-keys', () => this.context.dedup.done(this.destination.name, ids));
+    const done = await this.retryInfra('checking done-keys', () => this.context.dedup.done(this.doneName, ids));
     this.scheduler.enqueue(items.map((item) => (item.event && done.has(item.event.eventId) ? { ...item, alreadyDone: true } : item)));
     const partition = records[0]!.partition;
     if (this.scheduler.isFull(partition)) this.pauseForBackpressure(this.scheduler.isFull() ? this.assignedPartitions() : [partition]);
@@ -167,7 +184,7 @@ export class Worker implements Role {
   }
 
   private onAssignment(assignment: readonly TopicPartitions[]): void {
-    const mine = new Set(assignment.find((a) => a.topic === this.destination.inputTopic)?.partitions ?? []);
+    const mine = new Set(assignment.find((a) => a.topic === this.inputTopic)?.partitions ?? []);
     const lost = this.assignedPartitions().filter((p) => !mine.has(p));
     this.assigned = assignment;
     if (lost.length > 0) this.scheduler.revoke(lost);
@@ -177,7 +194,7 @@ export class Worker implements Role {
   }
 
   private assignedPartitions(): number[] {
-    return [...(this.assigned.find((a) => a.topic === this.destination.inputTopic)?.partitions ?? [])];
+    return [...(this.assigned.find((a) => a.topic === this.inputTopic)?.partitions ?? [])];
   }
 
   private pump(): void {
@@ -235,17 +252,17 @@ export class Worker implements Role {
 
   private async writeOnce(item: WorkItem, event: EventHeaders): Promise<void> {
     const { dedup, metrics } = this.context;
-    const alreadyDone = item.alreadyDone || (await this.retryInfra('checking a done-key', () => dedup.done(this.destination.name, [event.eventId]))).has(event.eventId);
+    const alreadyDone = item.alreadyDone || (await this.retryInfra('checking a done-key', () => dedup.done(this.doneName, [event.eventId]))).has(event.eventId);
     if (alreadyDone) {
       metrics.writes.inc({ ...this.labels, outcome: 'duplicate' });
-      metrics.dedupHits.inc({ topology: this.labels.topology, plan: this.labels.plan, stage: this.destination.name });
+      metrics.dedupHits.inc({ topology: this.labels.topology, plan: this.labels.plan, stage: this.doneName });
       // The write happened before a crash; the hand-on may not have: repeat it (downstream dedups).
       await this.handOn(item, event, 1);
       return;
     }
     const attempts = await this.attemptUntilDecided(item, event);
     if (attempts === undefined) return; // dead-lettered
-    await this.retryInfra('recording a done-key', () => dedup.markDone(this.destination.name, event.eventId));
+    await this.retryInfra('recording a done-key', () => dedup.markDone(this.doneName, event.eventId));
     metrics.writes.inc({ ...this.labels, outcome: 'ok' });
     await this.handOn(item, event, attempts);
   }
@@ -353,7 +370,7 @@ export class Worker implements Role {
   private completion(item: WorkItem, event: EventHeaders, status: 'ok' | 'failed', attempts: number, error?: string): OutgoingRecord {
     const { record } = item;
     return completionsRecord({
-      kind: 'destination',
+      kind: this.compensating ? 'compensation' : 'destination',
       eventId: event.eventId,
       key: event.key,
       seq: event.seq,
@@ -370,15 +387,17 @@ export class Worker implements Role {
     });
   }
 
-  private async deadLetter(item: WorkItem, errorClass: DeadLetterClass, error: string, attempts: number): Promise<void> {
+  private async deadLetter(item: WorkItem, failureClass: DeadLetterClass, error: string, attempts: number): Promise<void> {
     const { plan, metrics } = this.context;
+    // A record that is not a flowyard copy stays `invalid`; everything else a compensation gives up on is `compensation`.
+    const errorClass: DeadLetterClass = this.compensating && item.event !== undefined ? 'compensation' : failureClass;
     const records = new Map<string, OutgoingRecord[]>([
       [plan.dlqTopic, [deadLetterRecord({ origin: item.record, errorClass, error, destination: this.destination.name, attempts })]],
     ]);
     if (item.event) records.set(plan.completionsTopic, [this.completion(item, item.event, 'failed', attempts, error)]);
     await this.send(records);
     metrics.writes.inc({ ...this.labels, outcome: 'dead_letter' });
-    metrics.dlqRecords.inc({ topology: this.labels.topology, plan: this.labels.plan, destination: this.destination.name, class: errorClass });
+    metrics.dlqRecords.inc({ topology: this.labels.topology, plan: this.labels.plan, destination: this.labels.destination, class: errorClass });
   }
 
   private async send(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
@@ -405,7 +424,7 @@ export class Worker implements Role {
     const fresh = partitions.filter((p) => !this.pausedForBackpressure.has(p));
     if (fresh.length === 0) return;
     for (const p of fresh) this.pausedForBackpressure.add(p);
-    this.consumer?.pause([{ topic: this.destination.inputTopic, partitions: fresh }]);
+    this.consumer?.pause([{ topic: this.inputTopic, partitions: fresh }]);
     this.updatePausedGauge();
   }
 
@@ -416,13 +435,13 @@ export class Worker implements Role {
       : [...this.pausedForBackpressure].filter((p) => this.scheduler.shouldResume(p));
     if (resumable.length === 0) return;
     for (const p of resumable) this.pausedForBackpressure.delete(p);
-    this.consumer?.resume([{ topic: this.destination.inputTopic, partitions: resumable }]);
+    this.consumer?.resume([{ topic: this.inputTopic, partitions: resumable }]);
     this.updatePausedGauge();
   }
 
   private updatePausedGauge(): void {
     const paused = this.circuitPaused ? this.assignedPartitions().length : this.pausedForBackpressure.size;
-    this.context.metrics.pausedPartitions.set({ group: this.destination.group }, paused);
+    this.context.metrics.pausedPartitions.set({ group: this.group }, paused);
   }
 
   private scheduleCommit(): void {
@@ -439,7 +458,7 @@ export class Worker implements Role {
       const offsets = this.scheduler.committableOffsets();
       if (offsets.length === 0 || this.consumer === undefined) return;
       try {
-        await this.consumer.commit(offsets.map((o) => ({ topic: this.destination.inputTopic, ...o })));
+        await this.consumer.commit(offsets.map((o) => ({ topic: this.inputTopic, ...o })));
         for (const o of offsets) this.scheduler.markCommitted(o.partition, o.offset);
       } catch (error) {
         // After a rebalance the partition may belong to another member; it re-reads from the last commit and done-keys stop double writes.

@@ -9,7 +9,7 @@ import { sampleEvents } from '../../src/cli/sample-events.js';
 import { createProducer, produce } from '../../src/kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/kafka/records.js';
 import { tailTopics, type Tail } from '../../src/kafka/tail.js';
-import { parseCompletion, type Completion } from '../../src/runtime/completion.js';
+import { parseCompletionsRecord, type Completion, type EventOutcome } from '../../src/runtime/completion.js';
 import type { Role } from '../../src/runtime/role.js';
 import { createRoles } from '../../src/runtime/roles.js';
 import { closeSharedClients, createSharedClients, type SharedClients } from '../../src/runtime/shared.js';
@@ -49,7 +49,12 @@ export interface Written {
 
 export class TestPipeline {
   readonly behaviours = new Map<string, Behaviour>();
+  /** Destinations' completions (kind `destination`). */
   readonly completions: Completion[] = [];
+  /** Compensation workers' completions. */
+  readonly compensations: Completion[] = [];
+  /** The tracker's verdicts. */
+  readonly outcomes: EventOutcome[] = [];
   readonly deadLetters: ConsumedRecord[] = [];
   private roles: Role[] = [];
   private tail: Tail | undefined;
@@ -73,8 +78,10 @@ export class TestPipeline {
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
       else {
-        const completion = parseCompletion(record.value);
-        if (completion) pipeline.completions.push(completion);
+        const parsed = parseCompletionsRecord(record.value);
+        if (parsed?.kind === 'destination') pipeline.completions.push(parsed);
+        else if (parsed?.kind === 'compensation') pipeline.compensations.push(parsed);
+        else if (parsed?.kind === 'event') pipeline.outcomes.push(parsed);
       }
     });
     return pipeline;
@@ -92,6 +99,11 @@ export class TestPipeline {
       {
         createSink: (_config, context: SinkContext) =>
           new RecordingSink(this.shared.redis, this.listKey(context.destination), () => this.behaviours.get(context.destination) ?? (() => undefined)),
+        // Compensations record to `<destination>.compensate`, with behaviours under the same name.
+        createCompensationSink: (_config, context: SinkContext) => {
+          const name = `${context.destination}.compensate`;
+          return new RecordingSink(this.shared.redis, this.listKey(name), () => this.behaviours.get(name) ?? (() => undefined));
+        },
       },
     );
     for (const role of this.roles) await role.start();

@@ -1,0 +1,173 @@
+/**
+ * The tracker role (DESIGN.md §5): reads `<name>.completions`, keeps each event's state in
+ * Redis, releases dag join nodes once all their parents wrote ok, emits the event's verdict
+ * (`completed` / `failed`) for the sequencer, and, once an event failed somewhere, emits a
+ * compensation for every destination that succeeded and declares `compensate`, newest first
+ * (src/tracker/decide.ts has the rules).
+ *
+ * Per batch: record the outcomes (Redis) -> decide per event -> produce releases,
+ * compensations and verdicts -> mark them emitted (Redis) -> commit. A crash anywhere re-reads
+ * the batch; decisions repeat only what was not marked, and every receiver dedups by event id
+ * (workers by done-key, the sequencer by seq), so nothing is lost and no side effect doubles.
+ */
+import type { Producer } from 'kafkajs';
+import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
+import { CoalescingProducer } from '../kafka/coalescing-producer.js';
+import { createProducer } from '../kafka/producer.js';
+import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
+import { ExponentialBackoff } from '../resilience/backoff.js';
+import { completionsRecord, eventHeadersOf, originalValue, parseCompletionsRecord, type Completion } from '../runtime/completion.js';
+import { planLabels, type RoleContext } from '../runtime/context.js';
+import { toHeaders } from '../runtime/headers.js';
+import { RoleLifecycle, type Role } from '../runtime/role.js';
+import { AbandonedError, sleep } from '../runtime/sleep.js';
+import type { PlanDestination } from '../topology/plan.js';
+import { decide, descendantsOf } from './decide.js';
+import { TrackerStateStore, type Emitted, type TrackedEvent } from './state-store.js';
+
+/** Waits between tries of a batch that could not be processed (Redis or Kafka down). */
+const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
+
+export class Tracker implements Role {
+  readonly name = 'tracker';
+  private readonly lifecycle = new RoleLifecycle('tracker');
+  private readonly stopping = new AbortController();
+  private readonly store: TrackerStateStore;
+  private readonly destinations: ReadonlyMap<string, PlanDestination>;
+  private readonly descendants: ReadonlyMap<string, readonly string[]>;
+  private readonly labels: { topology: string; plan: string };
+  private consumer: BatchConsumer | undefined;
+  private producer: Producer | undefined;
+  private output: CoalescingProducer | undefined;
+
+  constructor(private readonly context: RoleContext) {
+    const { plan, redis } = context;
+    this.store = new TrackerStateStore(redis, plan.name, plan.dedup.ttlSeconds);
+    this.destinations = new Map(plan.destinations.map((d) => [d.name, d]));
+    this.descendants = descendantsOf(plan);
+    this.labels = planLabels(plan);
+  }
+
+  async start(): Promise<void> {
+    const { plan, kafka, logger } = this.context;
+    this.lifecycle.to('starting');
+    this.producer = await createProducer(kafka);
+    this.output = new CoalescingProducer(this.producer);
+    this.consumer = new BatchConsumer({
+      kafka,
+      logger,
+      groupId: plan.groups.tracker,
+      topics: [plan.completionsTopic],
+      commitMode: 'after-batch',
+      handleBatch: (records, controls) => this.handleBatch(records, controls),
+    });
+    await this.consumer.start();
+    this.lifecycle.to('running');
+    logger.info({ role: this.name, input: plan.completionsTopic }, 'tracker running');
+  }
+
+  async stop(): Promise<void> {
+    if (this.lifecycle.state === 'stopped') return;
+    this.lifecycle.to('draining');
+    this.stopping.abort();
+    this.consumer?.stopFetching();
+    await this.consumer?.disconnect(); // waits for the batch in hand; an abandoned batch is not committed
+    await this.producer?.disconnect();
+    this.lifecycle.to('stopped');
+  }
+
+  /** Retries the whole batch until it is processed: nothing is committed before it is. */
+  private async handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
+    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.track(records);
+        return;
+      } catch (error) {
+        if (this.stopping.signal.aborted) throw new AbandonedError();
+        const waitMs = backoff.delayMs(attempt);
+        this.context.logger.warn({ err: error, partition: records[0]?.partition, attempt, waitMs }, 'tracking a batch of completions failed; retrying it');
+        await sleep(waitMs, this.stopping.signal);
+        await controls.heartbeat();
+      }
+    }
+  }
+
+  private async track(records: readonly ConsumedRecord[]): Promise<void> {
+    const { logger, metrics } = this.context;
+    const completions: Completion[] = [];
+    for (const record of records) {
+      const parsed = parseCompletionsRecord(record.value);
+      // Verdicts are this role's own output on the same topic; the sequencer reads them.
+      if (parsed?.kind === 'event') continue;
+      if (parsed === undefined || !this.destinations.has(parsed.destination)) {
+        logger.warn({ origin: `${record.topic}/${record.partition}/${record.offset}`, destination: parsed?.destination }, 'completions record not of this plan; ignored');
+        continue;
+      }
+      completions.push(parsed);
+    }
+    if (completions.length === 0) return;
+
+    const states = await this.store.apply(completions);
+    /** The latest report per event: it carries the value and headers the emissions reuse. */
+    const latest = new Map<string, Completion>();
+    for (const completion of completions) {
+      latest.delete(completion.eventId);
+      latest.set(completion.eventId, completion);
+    }
+    const output = new Map<string, OutgoingRecord[]>();
+    const emit = (topic: string, record: OutgoingRecord) => output.set(topic, [...(output.get(topic) ?? []), record]);
+    const emitted = new Map<string, Emitted>();
+    const observe: (() => void)[] = [];
+
+    // In the order of each event's last report: a key's joins are released in the order its
+    // parents finished, which is the key's source order (each parent writes a key in order).
+    for (const [eventId, report] of latest) {
+      const state = states.get(eventId)!;
+      const decision = decide(this.context.plan, state, this.descendants);
+      const copy: OutgoingRecord = { key: report.key, value: originalValue(report), headers: toHeaders(eventHeadersOf(report), 1) };
+      const fields = { eventId, key: report.key, seq: report.seq, eventPlan: report.plan };
+      for (const name of decision.release) {
+        emit(this.destinations.get(name)!.inputTopic, copy);
+        logger.debug({ ...fields, destination: name }, 'join released');
+      }
+      for (const name of decision.compensate) {
+        emit(this.destinations.get(name)!.compensation!.inputTopic, copy);
+        logger.info({ ...fields, destination: name }, 'compensating a destination that succeeded for an event that failed elsewhere');
+      }
+      if (decision.outcome !== undefined) {
+        const failed = [...state.writes].filter(([, status]) => status === 'failed').map(([name]) => name);
+        const at = Date.now();
+        emit(
+          this.context.plan.completionsTopic,
+          completionsRecord({ ...base(report), kind: 'event', status: decision.outcome, failed, at }),
+        );
+        if (decision.outcome === 'failed') logger.warn({ ...fields, failed }, 'event failed');
+        else observe.push(() => this.observeCompleted(report, state, at));
+      }
+      if (decision.release.length + decision.compensate.length > 0 || decision.outcome !== undefined) {
+        emitted.set(eventId, { released: decision.release, compensating: decision.compensate, ...(decision.outcome && { outcome: decision.outcome }) });
+      }
+    }
+    for (const completion of completions) {
+      if (completion.kind === 'compensation') metrics.compensations.inc({ ...this.labels, destination: completion.destination, outcome: completion.status });
+    }
+
+    if (output.size > 0) await this.output!.send(output);
+    await this.store.markEmitted(emitted);
+    for (const record of observe) record();
+  }
+
+  private observeCompleted(report: Completion, state: TrackedEvent, at: number): void {
+    const { metrics } = this.context;
+    metrics.endToEndLatency.observe(this.labels, Math.max(0, at - report.ingestedAt) / 1000);
+    const times = [...state.reportedAt.values()];
+    if (times.length > 1) metrics.branchSpread.observe(this.labels, (Math.max(...times) - Math.min(...times)) / 1000);
+  }
+}
+
+/** The fields every completions record shares, taken from a destination's report. */
+function base(report: Completion) {
+  const { eventId, key, seq, plan, ingestedAt, value, origin, traceparent } = report;
+  return { eventId, key, seq, plan, ingestedAt, value, origin, ...(traceparent !== undefined && { traceparent }) };
+}
