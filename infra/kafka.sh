@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka (KRaft) on 127.0.0.1:9092, run with plain `java`
 # from the broker jars Maven fetches from Maven Central (infra/kafka/pom.xml).
-# Usage: infra/kafka.sh up|down|status
+# A second listener on 127.0.0.1:9094 (SASL_PLAINTEXT) takes SASL/PLAIN and
+# SCRAM-SHA-256/512 for the local test user below, so secure connections can be tested.
+# Usage: infra/kafka.sh up|down|status|reset
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$REPO_ROOT/infra/kafka/pom.xml")"
@@ -11,6 +13,14 @@ PIDFILE="$KAFKA_STATE/kafka.pid"
 LOG_DIR="$KAFKA_STATE/logs"
 PORT="${FLOWYARD_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${FLOWYARD_KAFKA_CONTROLLER_PORT:-9093}"
+SASL_PORT="${FLOWYARD_KAFKA_SASL_PORT:-9094}"
+# The local SASL test user (README "Secure connections"). A fixed, published password: this
+# broker listens on 127.0.0.1 only and holds test data; it is not a secret.
+SASL_USER="flowyard"
+SASL_PASSWORD="flowyard-local-secret"
+# Present once the SCRAM credentials exist in the metadata log; state formatted by an older
+# version of this script lacks both, and `up` adds the credentials to it.
+SCRAM_MARKER="$KAFKA_STATE/scram-user.done"
 
 fetch_jars() {
   [[ -f "$JARS_DIR/.complete" ]] && return 0
@@ -31,11 +41,16 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# SASL only on the SASL_PLAINTEXT listener; without an authorizer an authenticated user may do anything.
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$KAFKA_STATE/data
 # flowyard creates every topic it needs from the plan; a typo must not create one
 auto.create.topics.enable=false
@@ -71,27 +86,53 @@ up() {
   command -v java >/dev/null || die "java is not installed; the local Kafka broker needs Java 17 (apt-get install openjdk-17-jre-headless)"
   if pid_alive "$PIDFILE"; then
     say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
+    # A broker started by an older version of this script has no SASL listener; restarting
+    # it is the user's call (others may be using it), so say so instead of doing it.
+    if ! grep -q "SASL_PLAINTEXT://127.0.0.1:$SASL_PORT" "$KAFKA_STATE/server.properties" 2>/dev/null || ! port_busy "$SASL_PORT"; then
+      say "WARNING: this broker was started without the SASL listener on 127.0.0.1:$SASL_PORT (older infra/kafka.sh); the SASL tests need it: restart with \`infra/kafka.sh down && infra/kafka.sh up\`"
+    fi
     wait_ready
+    [[ -f "$SCRAM_MARKER" ]] || add_scram_user
     return 0
   fi
-  for p in "$PORT" "$CONTROLLER_PORT"; do
-    port_busy "$p" && die "port $p on 127.0.0.1 is taken by another process (not started by these scripts); stop it or set FLOWYARD_KAFKA_PORT / FLOWYARD_KAFKA_CONTROLLER_PORT"
+  for p in "$PORT" "$CONTROLLER_PORT" "$SASL_PORT"; do
+    port_busy "$p" && die "port $p on 127.0.0.1 is taken by another process (not started by these scripts); stop it or set FLOWYARD_KAFKA_PORT / FLOWYARD_KAFKA_CONTROLLER_PORT / FLOWYARD_KAFKA_SASL_PORT"
   done
   fetch_jars
   write_config
   if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
     local cluster_id
     cluster_id="$(java -cp "$(classpath)" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    rm -f "$SCRAM_MARKER"
+    # The SCRAM credentials go into the bootstrap metadata, so they exist from the first start.
     java -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -cp "$(classpath)" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_STATE/server.properties" >"$LOG_DIR/format.log" 2>&1 \
+      -t "$cluster_id" -c "$KAFKA_STATE/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >"$LOG_DIR/format.log" 2>&1 \
       || { cat "$LOG_DIR/format.log" >&2; die "formatting the KRaft storage failed; see $LOG_DIR/format.log"; }
+    touch "$SCRAM_MARKER"
   fi
-  say "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
+  say "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT, SASL (PLAIN, SCRAM-SHA-256/512; user $SASL_USER) on 127.0.0.1:$SASL_PORT; logs: $LOG_DIR/server.log"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -Dkafka.logs.dir="$LOG_DIR" \
     -cp "$(classpath)" kafka.Kafka "$KAFKA_STATE/server.properties" >"$LOG_DIR/stdout.log" 2>&1 &
   echo $! >"$PIDFILE"
   wait_ready
+  [[ -f "$SCRAM_MARKER" ]] || add_scram_user
+}
+
+# For state formatted before the SASL listener existed: the same credentials, through the
+# broker. One mechanism per call: Kafka 3.9 refuses two for one user in a single request.
+add_scram_user() {
+  say "adding the SCRAM user $SASL_USER to existing Kafka state"
+  local mechanism
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    java -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -cp "$(classpath)" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$PORT" --alter --entity-type users --entity-name "$SASL_USER" \
+      --add-config "$mechanism=[password=$SASL_PASSWORD]" >"$LOG_DIR/scram-user.log" 2>&1 \
+      || { cat "$LOG_DIR/scram-user.log" >&2; die "adding the $mechanism credentials of $SASL_USER failed; see $LOG_DIR/scram-user.log"; }
+  done
+  touch "$SCRAM_MARKER"
 }
 
 wait_ready() {
@@ -101,6 +142,12 @@ wait_ready() {
     (( SECONDS < deadline )) || die "Kafka did not open 127.0.0.1:$PORT within 90 s; logs: $LOG_DIR"
     sleep 0.5
   done
+  if grep -q "SASL_PLAINTEXT://127.0.0.1:$SASL_PORT" "$KAFKA_STATE/server.properties" 2>/dev/null; then
+    until port_busy "$SASL_PORT"; do
+      (( SECONDS < deadline )) || die "Kafka did not open its SASL listener 127.0.0.1:$SASL_PORT within 90 s; logs: $LOG_DIR"
+      sleep 0.5
+    done
+  fi
   # Ready means a metadata request succeeds and a consumer group can join, not just an open port.
   node "$REPO_ROOT/infra/kafka-ready.mjs" "127.0.0.1:$PORT" \
     || die "Kafka accepts connections but is not ready (metadata or group join failed); logs: $LOG_DIR"
