@@ -20,6 +20,9 @@ export const CIRCUIT_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as con
 
 const PLAN = ['topology', 'plan'] as const;
 const DEST = ['topology', 'plan', 'destination'] as const;
+/** Per consumer group: a group is `<topology>.<role or destination>`, so these stay as few as the plan's roles. */
+const GROUP = ['topology', 'plan', 'group'] as const;
+const PARTITION = ['topology', 'plan', 'group', 'topic', 'partition'] as const;
 /** 1 ms .. ~65 s: covers a cache write and a slow webhook alike. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 65];
 
@@ -38,8 +41,8 @@ export class Metrics {
   readonly dedupHits: Counter<(typeof PLAN)[number] | 'stage'>;
   readonly inFlight: Gauge<(typeof DEST)[number]>;
   readonly buffered: Gauge<(typeof DEST)[number]>;
-  readonly pausedPartitions: Gauge<'group'>;
-  readonly consumerLag: Gauge<'group' | 'topic' | 'partition'>;
+  readonly pausedPartitions: Gauge<(typeof GROUP)[number]>;
+  readonly consumerLag: Gauge<(typeof PARTITION)[number]>;
   readonly sequencerBuffered: Gauge<(typeof PLAN)[number]>;
   readonly sequencerGaps: Counter<(typeof PLAN)[number]>;
   readonly sequencerLate: Counter<(typeof PLAN)[number]>;
@@ -57,7 +60,8 @@ export class Metrics {
     });
     this.destinationCalls = new Counter({
       name: 'flowyard_destination_calls_total',
-      help: 'Calls made to a destination, retries included; divide by unique events for retry amplification.',
+      // Retry amplification (calls per unique event) = this / flowyard_writes_total{outcome=~"ok|dead_letter"}: each event is decided once per destination.
+      help: 'Calls made to a destination, retries included; divide by writes_total{outcome=~"ok|dead_letter"} (events decided) for calls per unique event.',
       labelNames: DEST,
       registers,
     });
@@ -98,8 +102,13 @@ export class Metrics {
       labelNames: DEST,
       registers,
     });
-    this.pausedPartitions = new Gauge({ name: 'flowyard_paused_partitions', help: 'Partitions paused for backpressure or an open circuit, per consumer group.', labelNames: ['group'], registers });
-    this.consumerLag = new Gauge({ name: 'flowyard_consumer_lag', help: 'High watermark minus committed offset, per group and partition.', labelNames: ['group', 'topic', 'partition'], registers });
+    this.pausedPartitions = new Gauge({ name: 'flowyard_paused_partitions', help: 'Partitions paused for backpressure or an open circuit, per consumer group.', labelNames: GROUP, registers });
+    this.consumerLag = new Gauge({
+      name: 'flowyard_consumer_lag',
+      help: 'Records not yet committed: high watermark minus committed offset (the whole partition when the group has not committed), per group and partition.',
+      labelNames: PARTITION,
+      registers,
+    });
     this.sequencerBuffered = new Gauge({ name: 'flowyard_sequencer_buffered_events', help: 'Events the sequencer holds, waiting for a gap to close.', labelNames: PLAN, registers });
     this.sequencerGaps = new Counter({ name: 'flowyard_sequencer_gaps_skipped_total', help: 'Gaps the sequencer skipped after holdMs.', labelNames: PLAN, registers });
     this.sequencerLate = new Counter({ name: 'flowyard_sequencer_late_events_total', help: 'Events that arrived after their gap was skipped (sent to the DLQ as late).', labelNames: PLAN, registers });

@@ -84,7 +84,7 @@ export class Worker implements Role {
   private readonly idle: Set<() => void> = new Set();
   private readonly commitIntervalMs: number;
   private readonly compensating: boolean;
-  private readonly inputTopic: string;
+  readonly inputTopic: string;
   private readonly group: string;
   /** Done-keys of compensations live apart from the writes they undo. */
   private readonly doneName: string;
@@ -441,7 +441,7 @@ export class Worker implements Role {
 
   private updatePausedGauge(): void {
     const paused = this.circuitPaused ? this.assignedPartitions().length : this.pausedForBackpressure.size;
-    this.context.metrics.pausedPartitions.set({ group: this.group }, paused);
+    this.context.metrics.pausedPartitions.set({ topology: this.labels.topology, plan: this.labels.plan, group: this.group }, paused);
   }
 
   private scheduleCommit(): void {

@@ -554,7 +554,7 @@ describe('Grafana dashboard', () => {
     const { labels } = catalogue();
     expect(labels.size).toBeGreaterThanOrEqual(15);
     expect(labels.get('flowyard_writes_total')).toEqual(['topology', 'plan', 'destination', 'outcome']);
-    expect(labels.get('flowyard_consumer_lag')).toEqual(['group', 'topic', 'partition']);
+    expect(labels.get('flowyard_consumer_lag')).toEqual(['topology', 'plan', 'group', 'topic', 'partition']);
   });
 
   test('every metric and label the dashboard queries exists in src/observability/metrics.ts', () => {
