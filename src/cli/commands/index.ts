@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as registerDemo } from './demo.js';
+import { register as registerDlq } from './dlq.js';
 import { register as registerPlan } from './plan.js';
 import { register as registerProduce } from './produce.js';
 import { register as registerRun } from './run.js';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerProduce(program);
   registerDemo(program);
+  registerDlq(program);
 }
