@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { subscriptionAwareAssigner } from './assigner.js';
 import type { KafkaClient } from './client.js';
 import { nextOffset, toConsumedRecord, type ConsumedRecord, type TopicPartitionOffset } from './records.js';
 import type { Logger } from '../observability/logger.js';
@@ -64,6 +65,7 @@ export class BatchConsumer {
       // kafkajs' default is 5 s; after a backpressure pause resumes, the next fetch would idle the writers that long
       maxWaitTimeInMs: 250,
       retry: { retries: 10 },
+      partitionAssigners: [subscriptionAwareAssigner],
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));

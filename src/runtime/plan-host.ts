@@ -1,29 +1,66 @@
 /**
  * Runs the roles of one topology's current plan and hands over to a new plan when the
- * topology file changes (hot reload): the old plan drains (stops fetching, finishes writes
- * in flight, commits) and then the new plan starts. Both plans use the same consumer
- * groups, so the new roles resume exactly where the old ones committed; draining first
- * keeps one member per group and plan, so no record is processed by both.
+ * topology file changes (hot reload), without a restart and without breaking per-key order:
+ *
+ * 1. the old router, tracker and sequencer stop (gracefully: what they hold is committed);
+ * 2. old workers whose input topic the new plan reads too stop before their successor starts
+ *    (same topic, same group: one reader at a time);
+ * 3. the new plan's roles start. Its router knows the old plan: a key that still has events
+ *    in flight there (tracked in Redis, see src/dedup/in-flight.ts) keeps going there, every
+ *    other key moves at once; its tracker judges events of either plan;
+ * 4. old workers whose input topic the new plan no longer reads (a mode change renames every
+ *    destination input) keep running until no key is in flight in the old plan, then stop.
+ *    They share consumer groups with the new workers but read other topics; the
+ *    subscription-aware assigner (src/kafka/assigner.ts) keeps the two apart.
+ *
+ * A process may run only some roles (one Deployment per role in Kubernetes): each does its
+ * part of the hand-over from the shared Redis state.
  */
+import { InFlightKeys } from '../dedup/in-flight.js';
 import type { Plan } from '../topology/plan.js';
-import { createRoles, type RoleSelection } from './roles.js';
+import { createRoles, type RoleOverrides, type RoleSelection } from './roles.js';
 import type { Role } from './role.js';
 import type { SharedClients } from './shared.js';
+
+export interface PlanHostOptions {
+  /** How long old workers wait for the old plan to drain before they stop anyway. */
+  readonly drainTimeoutMs?: number;
+  /** How often the old plan's in-flight keys are counted while it drains. */
+  readonly drainPollMs?: number;
+  readonly overrides?: RoleOverrides;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 15 * 60_000; // a slow destination's whole retry schedule fits
+const DEFAULT_DRAIN_POLL_MS = 500;
+const DRAIN_LOG_EVERY_MS = 10_000;
+
+interface Draining {
+  readonly plans: readonly Plan[];
+  readonly workers: readonly Role[];
+  readonly done: Promise<void>;
+  readonly abort: AbortController;
+}
 
 export class PlanHost implements Role {
   readonly name: string;
   private roles: Role[] = [];
   private current: Plan;
-  /** Serialises hand-overs: a second change waits for the first to finish. */
+  private readonly draining = new Set<Draining>();
+  /** Serialises hand-overs: a second change waits for the first to finish, failed or not. */
   private switching: Promise<void> = Promise.resolve();
+  private readonly drainTimeoutMs: number;
+  private readonly drainPollMs: number;
 
   constructor(
     initial: Plan,
     private readonly shared: SharedClients,
     private readonly selection: RoleSelection,
+    private readonly options: PlanHostOptions = {},
   ) {
     this.current = initial;
     this.name = `plan:${initial.name}`;
+    this.drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.drainPollMs = options.drainPollMs ?? DEFAULT_DRAIN_POLL_MS;
   }
 
   get plan(): Plan {
@@ -31,39 +68,108 @@ export class PlanHost implements Role {
   }
 
   async start(): Promise<void> {
-    await this.startRoles(this.current);
+    this.roles = await createRoles(this.current, this.shared, this.selection, this.options.overrides);
+    await this.startAll(this.roles);
+    this.shared.logger.info({ plan: this.current.id, roles: this.roles.map((r) => r.name) }, 'plan running');
   }
 
-  /** Hands over to `next`; resolves once the new plan's roles run. */
+  /** Hands over to `next`; resolves once the new plan's roles run (old workers may still drain). */
   replace(next: Plan): Promise<void> {
-    this.switching = this.switching.then(async () => {
-      const previous = this.current;
-      if (next.id === previous.id) return;
-      const { logger } = this.shared;
-      logger.info({ from: previous.id, to: next.id }, 'topology changed: draining the old plan');
-      await this.stopRoles();
-      this.current = next;
-      await this.startRoles(next);
-      logger.info({ from: previous.id, to: next.id, plan: next.id }, 'plan switched: the new plan runs');
-    });
-    return this.switching;
+    const run = this.switching.catch(() => undefined).then(() => this.handOver(next));
+    this.switching = run;
+    return run;
   }
 
   async stop(): Promise<void> {
     await this.switching.catch(() => undefined);
-    await this.stopRoles();
-  }
-
-  private async startRoles(plan: Plan): Promise<void> {
-    this.roles = await createRoles(plan, this.shared, this.selection);
-    for (const role of this.roles) await role.start();
-    this.shared.logger.info({ plan: plan.id, roles: this.roles.map((r) => r.name) }, 'plan running');
-  }
-
-  private async stopRoles(): Promise<void> {
-    const roles = this.roles;
+    await this.stopAll(this.roles);
     this.roles = [];
-    // Router first: it stops feeding the workers, which then drain what they hold.
-    for (const role of roles) await role.stop();
+    for (const drain of this.draining) drain.abort.abort();
+    await Promise.all([...this.draining].map((d) => d.done));
+  }
+
+  private async handOver(next: Plan): Promise<void> {
+    const previous = this.current;
+    if (next.id === previous.id) return;
+    const { logger } = this.shared;
+    const targets = new Set([next.id, ...(next.rollout ? [next.rollout.plan.id] : [])]);
+    const leftBehind = [previous, ...(previous.rollout ? [previous.rollout.plan] : []), ...[...this.draining].flatMap((d) => d.plans)].filter(
+      (plan, i, all) => !targets.has(plan.id) && all.findIndex((p) => p.id === plan.id) === i,
+    );
+    logger.info({ from: previous.id, to: next.id, draining: leftBehind.map((p) => p.id) }, 'topology changed: handing over to the new plan');
+    const nextRoles = await createRoles(next, this.shared, this.selection, this.options.overrides, { draining: leftBehind });
+
+    const nextTopics = new Set(nextRoles.flatMap((r) => (r.inputTopic === undefined ? [] : [r.inputTopic])));
+    const oldRoles = this.roles;
+    const keep = oldRoles.filter((r) => r.inputTopic !== undefined && !nextTopics.has(r.inputTopic));
+    // Router first (created first): no new copies in the old plan's shape from here on.
+    await this.stopAll(oldRoles.filter((r) => !keep.includes(r)));
+    this.roles = [];
+    try {
+      await this.startAll(nextRoles);
+    } catch (error) {
+      logger.error({ err: error, from: previous.id, to: next.id }, 'the new plan failed to start; going back to the old plan');
+      await this.stopAll(nextRoles);
+      await this.stopAll(keep);
+      this.roles = await createRoles(previous, this.shared, this.selection, this.options.overrides);
+      await this.startAll(this.roles);
+      throw error;
+    }
+    this.roles = nextRoles;
+    this.current = next;
+    if (keep.length > 0) this.drainInBackground(leftBehind, keep);
+    logger.info({ from: previous.id, to: next.id, plan: next.id, roles: nextRoles.map((r) => r.name), draining: keep.map((r) => r.name) }, 'plan switched: the new plan runs');
+  }
+
+  /** Stops `workers` once no key is in flight in any of `plans`, or after the drain timeout. */
+  private drainInBackground(plans: readonly Plan[], workers: readonly Role[]): void {
+    const { logger, redis } = this.shared;
+    const abort = new AbortController();
+    const ids = plans.map((p) => p.id);
+    const drain = async (): Promise<void> => {
+      const inFlight = new InFlightKeys(redis, this.current.name, this.current.dedup.ttlSeconds);
+      const started = Date.now();
+      let lastLog = started;
+      for (;;) {
+        if (abort.signal.aborted) break;
+        let busy: number;
+        try {
+          busy = (await Promise.all(ids.map((id) => inFlight.keysInFlight(id)))).reduce((a, b) => a + b, 0);
+        } catch (error) {
+          logger.warn({ err: error, draining: ids }, 'counting the old plan\'s in-flight keys failed; trying again');
+          busy = -1;
+        }
+        if (busy === 0) {
+          logger.info({ drained: ids, waitedMs: Date.now() - started }, 'old plan drained: no key in flight; its workers stop');
+          break;
+        }
+        if (Date.now() - started > this.drainTimeoutMs) {
+          logger.error({ draining: ids, keysInFlight: busy, timeoutMs: this.drainTimeoutMs }, 'old plan did not drain in time; its workers stop with keys still in flight (is the tracker running?)');
+          break;
+        }
+        if (Date.now() - lastLog >= DRAIN_LOG_EVERY_MS) {
+          lastLog = Date.now();
+          logger.info({ draining: ids, keysInFlight: busy }, 'old plan draining');
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.drainPollMs));
+      }
+      await this.stopAll(workers);
+    };
+    const entry: Draining = { plans, workers, abort, done: drain().finally(() => this.draining.delete(entry)) };
+    this.draining.add(entry);
+  }
+
+  private async startAll(roles: readonly Role[]): Promise<void> {
+    for (const role of roles) await role.start();
+  }
+
+  private async stopAll(roles: readonly Role[]): Promise<void> {
+    for (const role of roles) {
+      try {
+        await role.stop();
+      } catch (error) {
+        this.shared.logger.error({ err: error, role: role.name }, 'stopping a role failed');
+      }
+    }
   }
 }

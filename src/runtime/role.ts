@@ -10,6 +10,8 @@
 export interface Role {
   /** e.g. `router`, `worker:ledger`; used in logs. */
   readonly name: string;
+  /** The topic a worker consumes; roles without one (router, tracker, sequencer) run once per process. */
+  readonly inputTopic?: string;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -10,7 +10,9 @@ import type { Plan, RoleName } from '../topology/plan.js';
 import type { RoleContext } from './context.js';
 import type { Role } from './role.js';
 import { Tracker } from '../tracker/tracker.js';
+import { Sequencer } from '../sequencer/sequencer.js';
 import { Router } from './router.js';
+import { routingOf } from './routing.js';
 import { Worker } from './worker.js';
 import type { SharedClients } from './shared.js';
 
@@ -23,7 +25,7 @@ export interface RoleSelection {
 }
 
 /** Roles this build can run; tracker and sequencer arrive with their issues. */
-const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker', 'tracker']);
+const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker', 'tracker', 'sequencer']);
 
 export interface RoleOverrides {
   /** Builds sinks instead of the registered factories: tests and benchmarks plug in their own destinations. */
@@ -32,47 +34,69 @@ export interface RoleOverrides {
   readonly createCompensationSink?: SinkFactory;
 }
 
-export async function createRoles(plan: Plan, shared: SharedClients, selection: RoleSelection, overrides: RoleOverrides = {}): Promise<Role[]> {
+/** What a plan's roles must know while an older plan drains (see plan-host.ts). */
+export interface HandOver {
+  /** Plans whose events may still be in flight: the router keeps their busy keys there, the tracker judges their events. */
+  readonly draining: readonly Plan[];
+}
+
+export async function createRoles(
+  plan: Plan,
+  shared: SharedClients,
+  selection: RoleSelection,
+  overrides: RoleOverrides = {},
+  handOver: HandOver = { draining: [] },
+): Promise<Role[]> {
   const unknown = [...(selection.destinations ?? [])].filter((d) => !plan.destinations.some((p) => p.name === d));
   if (unknown.length > 0) {
     throw new InvalidInputError(`--destinations: ${unknown.join(', ')} not in topology ${plan.name} (it has ${plan.destinations.map((d) => d.name).join(', ')})`);
   }
-  const context: RoleContext = {
-    plan,
+  const dedup = new DedupStore(shared.redis, plan.name, plan.dedup.ttlSeconds);
+  const contextOf = (p: Plan): RoleContext => ({
+    plan: p,
     env: shared.env,
     kafka: shared.kafka,
     redis: shared.redis,
     metrics: shared.metrics,
-    dedup: new DedupStore(shared.redis, plan.name, plan.dedup.ttlSeconds),
-    logger: shared.logger.child({ plan: plan.id }),
-  };
+    dedup,
+    logger: shared.logger.child({ plan: p.id }),
+  });
+  const context = contextOf(plan);
   const decoderOptions = shared.env.schemaRegistryUrl ? { schemaRegistryUrl: shared.env.schemaRegistryUrl } : {};
   const roles: Role[] = [];
   const planned = new Set(plan.roles.map((r) => r.role));
   for (const role of selection.roles) {
     if (planned.has(role) && !IMPLEMENTED.has(role)) context.logger.warn({ role }, `the ${role} role is not implemented in this version; not started`);
   }
-  if (selection.roles.has('router')) roles.push(new Router(context, await createDecoder(plan.source, decoderOptions)));
+  if (selection.roles.has('router')) roles.push(new Router(context, await createDecoder(plan.source, decoderOptions), routingOf(plan, handOver.draining)));
   if (selection.roles.has('worker')) {
-    for (const destination of plan.destinations) {
-      if (selection.destinations && !selection.destinations.has(destination.name)) continue;
-      const sinkContext = {
-        destination: destination.name,
-        concurrency: destination.concurrency,
-        timeoutMs: destination.timeoutMs,
-        kafka: shared.kafka,
-        env: shared.env,
-        logger: context.logger.child({ destination: destination.name }),
-      };
-      const sink = (overrides.createSink ?? createSink)(destination.sink, sinkContext);
-      roles.push(new Worker(context, destination, sink, await createDecoder(plan.source, decoderOptions)));
-      if (destination.compensation !== undefined) {
-        const undo = (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
-        roles.push(new Worker(context, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
+    // A rollout runs the destinations of both plans; compensation topics are shared by both.
+    for (const target of plan.rollout ? [plan, plan.rollout.plan] : [plan]) {
+      const targetContext = target === plan ? context : contextOf(target);
+      for (const destination of target.destinations) {
+        if (selection.destinations && !selection.destinations.has(destination.name)) continue;
+        const sinkContext = {
+          destination: destination.name,
+          concurrency: destination.concurrency,
+          timeoutMs: destination.timeoutMs,
+          kafka: shared.kafka,
+          env: shared.env,
+          logger: targetContext.logger.child({ destination: destination.name }),
+        };
+        const sink = (overrides.createSink ?? createSink)(destination.sink, sinkContext);
+        roles.push(new Worker(targetContext, destination, sink, await createDecoder(plan.source, decoderOptions)));
+        if (destination.compensation !== undefined && target === plan) {
+          const undo = (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
+          roles.push(new Worker(targetContext, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
+        }
       }
     }
   }
   // After the workers: stopping in this order lets the tracker see the workers' last completions.
-  if (selection.roles.has('tracker')) roles.push(new Tracker(context));
+  if (selection.roles.has('tracker')) roles.push(new Tracker(context, handOver.draining));
+  if (selection.roles.has('sequencer')) {
+    if (plan.sequencer !== undefined) roles.push(new Sequencer(context));
+    else context.logger.info({ role: 'sequencer' }, `topology ${plan.name} has no ordering.sequencer; the sequencer role is not started`);
+  }
   return roles;
 }

@@ -13,10 +13,13 @@ import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/r
 import { ExponentialBackoff } from '../resilience/backoff.js';
 import { DecoderUnavailableError, type EventDecoder } from '../schema/decoder.js';
 import { readField } from '../schema/fields.js';
+import { InFlightKeys } from '../dedup/in-flight.js';
+import type { Plan } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
 import { deadLetterRecord } from './dead-letter.js';
 import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.js';
 import { RoleLifecycle, type Role } from './role.js';
+import { choosePlans, routingOf, type Routing } from './routing.js';
 import { AbandonedError, sleep } from './sleep.js';
 
 interface Routable {
@@ -34,16 +37,20 @@ export class Router implements Role {
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
   private readonly stopping = new AbortController();
-  private readonly firstTopics: readonly string[];
   private readonly labels: { topology: string; plan: string };
+  private readonly inFlight: InFlightKeys;
+  /** Plans still draining that no key is busy in any more; checked once per batch until then. */
+  private readonly drained = new Set<string>();
 
   constructor(
     private readonly context: RoleContext,
     private readonly decoder: EventDecoder,
+    /** Where events go when several plans are live (hot reload, rollout); by default all in the context's plan. */
+    private readonly routing: Routing = routingOf(context.plan),
   ) {
-    const { plan } = context;
-    this.firstTopics = plan.destinations.filter((d) => d.releasedBy === 'router').map((d) => d.inputTopic);
+    const { plan, redis } = context;
     this.labels = planLabels(plan);
+    this.inFlight = new InFlightKeys(redis, plan.name, plan.dedup.ttlSeconds);
   }
 
   async start(): Promise<void> {
@@ -62,7 +69,7 @@ export class Router implements Role {
     });
     await this.consumer.start();
     this.lifecycle.to('running');
-    logger.info({ role: this.name, topics: plan.source.topics, firstTopics: this.firstTopics }, 'router running');
+    logger.info({ role: this.name, topics: plan.source.topics, plans: this.routing.plans.map((p) => p.id), firstTopics: firstTopics(plan) }, 'router running');
   }
 
   async stop(): Promise<void> {
@@ -124,19 +131,23 @@ export class Router implements Role {
     const fresh = candidates.filter((c) => !routed.has(c.eventId));
     duplicates += candidates.length - fresh.length;
     const seqs = await dedup.assignSeqs(fresh);
+    const chosen = await this.choosePlans(fresh);
+    // Before the copies exist: the tracker may decide an event as soon as they do.
+    for (const target of new Set(chosen)) await this.inFlight.add(target.id, fresh.filter((_, i) => chosen[i] === target));
 
-    const copies = new Map<string, OutgoingRecord[]>(this.firstTopics.map((t) => [t, []]));
+    const copies = new Map<string, OutgoingRecord[]>();
     const ingestedAt = Date.now();
     fresh.forEach((event, index) => {
+      const target = chosen[index]!;
       const headers = toHeaders({
-        plan: plan.id,
+        plan: target.id,
         eventId: event.eventId,
         key: event.key,
         seq: seqs[index]!,
         ingestedAt,
         traceparent: validTraceparent(event.record.headers[HEADER.traceparent]) ?? newTraceparent(),
       });
-      for (const topic of this.firstTopics) copies.get(topic)!.push({ key: event.key, value: event.record.value, headers });
+      for (const topic of firstTopics(target)) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers }]);
     });
     if (deadLetters.length > 0) copies.set(plan.dlqTopic, deadLetters);
 
@@ -149,9 +160,29 @@ export class Router implements Role {
     metrics.eventsIn.inc(this.labels, records.length);
     if (duplicates > 0) metrics.dedupHits.inc({ ...this.labels, stage: 'router' }, duplicates);
     if (deadLetters.length > 0) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'invalid' }, deadLetters.length);
-    for (const destination of plan.destinations) {
-      if (destination.releasedBy === 'router' && fresh.length > 0) metrics.eventsRouted.inc({ ...this.labels, destination: destination.name }, fresh.length);
+    for (const target of new Set(chosen)) {
+      const count = chosen.filter((p) => p === target).length;
+      for (const destination of target.destinations) {
+        if (destination.releasedBy === 'router') metrics.eventsRouted.inc({ topology: plan.name, plan: target.id, destination: destination.name }, count);
+      }
     }
+  }
+
+  /** Each event's plan: its key's target unless the key is still busy in another live plan. */
+  private async choosePlans(events: readonly Routable[]): Promise<Plan[]> {
+    const { plans } = this.routing;
+    if (plans.length === 1) return events.map(() => plans[0]!);
+    const keys = [...new Set(events.map((e) => e.key))];
+    const busy = new Map<string, Set<string>>();
+    for (const plan of plans) {
+      if (this.drained.has(plan.id)) continue;
+      busy.set(plan.id, await this.inFlight.busy(plan.id, keys));
+      if (this.routing.draining.includes(plan) && (await this.inFlight.keysInFlight(plan.id)) === 0) {
+        this.drained.add(plan.id);
+        this.context.logger.info({ drained: plan.id }, 'no key is in flight in the old plan any more; routing only to the current plans');
+      }
+    }
+    return choosePlans(events, this.routing, busy);
   }
 
   /**
@@ -184,4 +215,9 @@ export class Router implements Role {
     if (!key.ok) return `causal key: ${key.reason}`;
     return { record, eventId: eventId.value, key: key.value };
   }
+}
+
+/** Input topics of the destinations the router feeds in `plan`. */
+function firstTopics(plan: Plan): string[] {
+  return plan.destinations.filter((d) => d.releasedBy === 'router').map((d) => d.inputTopic);
 }

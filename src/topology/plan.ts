@@ -138,6 +138,11 @@ export interface Plan {
   readonly dlqTopic: string;
   readonly dedup: { readonly ttlSeconds: number };
   readonly sequencer?: { readonly output: string; readonly holdMs: number; readonly group: string };
+  /**
+   * `rollout: { to, percent }`: `percent` of the keys, by a stable hash bucket, run in
+   * `plan`, the same topology compiled in mode `to`; the rest run in this plan.
+   */
+  readonly rollout?: { readonly percent: number; readonly plan: Plan };
   readonly groups: {
     readonly router: string;
     readonly tracker: string;

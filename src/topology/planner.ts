@@ -157,20 +157,29 @@ export function compile(topology: Topology): Plan {
     dlqTopic,
   };
 
+  const rollout =
+    topology.rollout === undefined
+      ? undefined
+      : { percent: topology.rollout.percent, plan: compile({ ...topology, mode: topology.rollout.to, rollout: undefined }) };
+
+  // The rollout plan's inputs exist before any key is sent there.
+  const allTopics = rollout === undefined ? topics : [...topics, ...rollout.plan.topics.filter((t) => !topics.some((own) => own.name === t.name))].sort((a, b) => compareText(a.name, b.name));
+
   return deepFreeze({
-    id: `${name}@${shortHash(normalised)}`,
+    id: `${name}@${shortHash({ ...normalised, rollout: topology.rollout })}`,
     name,
     mode,
     source,
     partitions,
     destinations,
     edges,
-    topics,
+    topics: allTopics,
     roles,
     completionsTopic: completions,
     dlqTopic,
     dedup: normalised.dedup,
     ...(sequencer === undefined ? {} : { sequencer }),
+    ...(rollout === undefined ? {} : { rollout }),
     groups,
   });
 }

@@ -50,7 +50,14 @@ export function checkGraph(data: unknown): PathProblem[] {
     ...(mode === 'dag' ? checkCycles(destinations) : []),
     ...checkTopics(root, destinations, mode !== undefined && MODES.includes(mode) ? (mode as Mode) : undefined),
     ...checkRetry(destinations),
+    ...checkRollout(record(root.rollout), mode),
   ];
+}
+
+function checkRollout(rollout: Data | undefined, mode: string | undefined): PathProblem[] {
+  const to = text(rollout?.to);
+  if (to === undefined || to !== mode) return [];
+  return [{ path: ['rollout', 'to'], message: `rollout.to is '${to}', the topology's own mode; a rollout runs a share of the keys in another mode` }];
 }
 
 function checkSource(source: Data | undefined): PathProblem[] {

@@ -211,6 +211,15 @@ const topologyProperties = {
   ordering: Type.Optional(
     Type.Object({ sequencer: SequencerSchema }, { additionalProperties: false, description: 'Order of the completed events.' }),
   ),
+  rollout: Type.Optional(
+    Type.Object(
+      {
+        to: StringEnum(['cascade', 'fanout', 'dag'] as const, { description: 'Mode of the second plan; must differ from `mode`.' }),
+        percent: Type.Number({ minimum: 0, maximum: 100, description: 'Share of keys (stable hash buckets) that run in the `to` plan. Raising it moves more keys, each only when it has nothing in flight.' }),
+      },
+      { additionalProperties: false, description: 'Run a share of the keys in another mode, to compare both shapes on live traffic.' },
+    ),
+  ),
   dlq: Type.Optional(
     Type.Object(
       { topic: KafkaTopicName({ description: 'Dead-letter topic (default <name>.dlq).' }) },

@@ -21,7 +21,8 @@ import { planLabels, type RoleContext } from '../runtime/context.js';
 import { toHeaders } from '../runtime/headers.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
 import { AbandonedError, sleep } from '../runtime/sleep.js';
-import type { PlanDestination } from '../topology/plan.js';
+import { InFlightKeys, type KeyedEvent } from '../dedup/in-flight.js';
+import type { Plan, PlanDestination } from '../topology/plan.js';
 import { decide, descendantsOf } from './decide.js';
 import { TrackerStateStore, type Emitted, type TrackedEvent } from './state-store.js';
 
@@ -33,19 +34,29 @@ export class Tracker implements Role {
   private readonly lifecycle = new RoleLifecycle('tracker');
   private readonly stopping = new AbortController();
   private readonly store: TrackerStateStore;
-  private readonly destinations: ReadonlyMap<string, PlanDestination>;
-  private readonly descendants: ReadonlyMap<string, readonly string[]>;
+  private readonly inFlight: InFlightKeys;
+  /** Every plan whose events may still report, by id: the current one, its rollout plan, plans being drained. */
+  private readonly known: ReadonlyMap<string, KnownPlan>;
   private readonly labels: { topology: string; plan: string };
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
   private output: CoalescingProducer | undefined;
 
-  constructor(private readonly context: RoleContext) {
+  constructor(
+    private readonly context: RoleContext,
+    plans: readonly Plan[] = [],
+  ) {
     const { plan, redis } = context;
     this.store = new TrackerStateStore(redis, plan.name, plan.dedup.ttlSeconds);
-    this.destinations = new Map(plan.destinations.map((d) => [d.name, d]));
-    this.descendants = descendantsOf(plan);
+    this.inFlight = new InFlightKeys(redis, plan.name, plan.dedup.ttlSeconds);
+    const all = [plan, ...(plan.rollout ? [plan.rollout.plan] : []), ...plans];
+    this.known = new Map(all.map((p) => [p.id, { plan: p, destinations: new Map(p.destinations.map((d) => [d.name, d])), descendants: descendantsOf(p) }]));
     this.labels = planLabels(plan);
+  }
+
+  /** The plan an event was routed in; an unknown id (a plan from before this process started) is judged by the current plan. */
+  private planOf(id: string): KnownPlan {
+    return this.known.get(id) ?? this.known.get(this.context.plan.id)!;
   }
 
   async start(): Promise<void> {
@@ -100,7 +111,7 @@ export class Tracker implements Role {
       const parsed = parseCompletionsRecord(record.value);
       // Verdicts are this role's own output on the same topic; the sequencer reads them.
       if (parsed?.kind === 'event') continue;
-      if (parsed === undefined || !this.destinations.has(parsed.destination)) {
+      if (parsed === undefined || !this.planOf(parsed.plan).destinations.has(parsed.destination)) {
         logger.warn({ origin: `${record.topic}/${record.partition}/${record.offset}`, destination: parsed?.destination }, 'completions record not of this plan; ignored');
         continue;
       }
@@ -118,21 +129,23 @@ export class Tracker implements Role {
     const output = new Map<string, OutgoingRecord[]>();
     const emit = (topic: string, record: OutgoingRecord) => output.set(topic, [...(output.get(topic) ?? []), record]);
     const emitted = new Map<string, Emitted>();
+    const decided: (KeyedEvent & { plan: string })[] = [];
     const observe: (() => void)[] = [];
 
     // In the order of each event's last report: a key's joins are released in the order its
     // parents finished, which is the key's source order (each parent writes a key in order).
     for (const [eventId, report] of latest) {
       const state = states.get(eventId)!;
-      const decision = decide(this.context.plan, state, this.descendants);
+      const known = this.planOf(report.plan);
+      const decision = decide(known.plan, state, known.descendants);
       const copy: OutgoingRecord = { key: report.key, value: originalValue(report), headers: toHeaders(eventHeadersOf(report), 1) };
       const fields = { eventId, key: report.key, seq: report.seq, eventPlan: report.plan };
       for (const name of decision.release) {
-        emit(this.destinations.get(name)!.inputTopic, copy);
+        emit(known.destinations.get(name)!.inputTopic, copy);
         logger.debug({ ...fields, destination: name }, 'join released');
       }
       for (const name of decision.compensate) {
-        emit(this.destinations.get(name)!.compensation!.inputTopic, copy);
+        emit(known.destinations.get(name)!.compensation!.inputTopic, copy);
         logger.info({ ...fields, destination: name }, 'compensating a destination that succeeded for an event that failed elsewhere');
       }
       if (decision.outcome !== undefined) {
@@ -142,6 +155,7 @@ export class Tracker implements Role {
           this.context.plan.completionsTopic,
           completionsRecord({ ...base(report), kind: 'event', status: decision.outcome, failed, at }),
         );
+        decided.push({ plan: report.plan, key: report.key, eventId });
         if (decision.outcome === 'failed') logger.warn({ ...fields, failed }, 'event failed');
         else observe.push(() => this.observeCompleted(report, state, at));
       }
@@ -155,6 +169,8 @@ export class Tracker implements Role {
 
     if (output.size > 0) await this.output!.send(output);
     await this.store.markEmitted(emitted);
+    // A decided event no longer holds its key in its plan (a live switch or rollout may move the key).
+    for (const plan of new Set(decided.map((d) => d.plan))) await this.inFlight.settle(plan, decided.filter((d) => d.plan === plan));
     for (const record of observe) record();
   }
 
@@ -170,4 +186,10 @@ export class Tracker implements Role {
 function base(report: Completion) {
   const { eventId, key, seq, plan, ingestedAt, value, origin, traceparent } = report;
   return { eventId, key, seq, plan, ingestedAt, value, origin, ...(traceparent !== undefined && { traceparent }) };
+}
+
+interface KnownPlan {
+  readonly plan: Plan;
+  readonly destinations: ReadonlyMap<string, PlanDestination>;
+  readonly descendants: ReadonlyMap<string, readonly string[]>;
 }

@@ -1,5 +1,5 @@
 /**
- * Hot reload against a running process: `node bin/flowyard.js run <file> --roles router,worker`
+ * Hot reload against a running process: `node bin/flowyard.js run <file> --roles all`
  * on the real broker and Redis, with Kafka sinks read back by a tail.
  *
  * - a valid change switches plans without a restart: the log names both plan ids, the pid
@@ -46,7 +46,7 @@ class RunningFlowyard {
   private readonly listeners = new Set<() => void>();
 
   constructor(file: string) {
-    this.child = spawn(process.execPath, [join(repo, 'bin/flowyard.js'), 'run', file, '--roles', 'router,worker'], {
+    this.child = spawn(process.execPath, [join(repo, 'bin/flowyard.js'), 'run', file, '--roles', 'all'], {
       cwd: repo,
       env: { ...process.env, FLOWYARD_HTTP_PORT: '0', LOG_LEVEL: 'info', FLOWYARD_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -299,7 +299,7 @@ test('a file edited in place: a valid change switches plans in the same process,
   let mark = run.logs.length;
   writeFileSync(file, v2);
   await run.waitForLog((l) => l.msg === 'plan switched: the new plan runs' && l.from === id1 && l.to === id2, mark);
-  expect(run.logs.slice(mark).some((l) => l.msg === 'topology changed: draining the old plan' && l.from === id1 && l.to === id2)).toBe(true);
+  expect(run.logs.slice(mark).some((l) => l.msg === 'topology changed: handing over to the new plan' && l.from === id1 && l.to === id2)).toBe(true);
   expect(run.pid).toBe(pid);
   expect(run.running).toBe(true);
   await sinks.follow([`${name}.audit-out`]); // created by the hand-over
@@ -403,14 +403,11 @@ test('a ConfigMap mount: ..data symlink swaps switch the mode live, and a broken
 });
 
 /*
- * KNOWN BUG, not fixed here (src/runtime is being reworked by others): a hand-over drains only
- * the writes in flight, and a mode change renames every destination's input topic
- * (<name>.fanout.hook -> <name>.cascade.hook), so what the old plan's workers had not reached
- * stays in the old topic and is never delivered nor dead-lettered (DESIGN.md §5 invariant 1).
- * `test.failing` keeps the suite green while the bug exists and turns red once it is fixed:
- * then make it a plain `test`.
+ * A mode change renames every destination's input topic (<name>.fanout.hook ->
+ * <name>.cascade.hook): the old plan's workers keep reading the old topic until no key is in
+ * flight in the old plan, so what it still held is delivered (DESIGN.md §5 invariant 1).
  */
-test.failing('a mode change does not strand the events the old plan had not delivered yet', async () => {
+test('a mode change does not strand the events the old plan had not delivered yet', async () => {
   // A slow HTTP destination (one write at a time, 250 ms each) holds a backlog in the old
   // plan's input topic <name>.fanout.hook when the mode changes; the cascade plan reads
   // <name>.cascade.hook. Every event must still reach the destination (invariant 1).
@@ -458,6 +455,8 @@ test.failing('a mode change does not strand the events the old plan had not deli
 
   const all = await eventuallyTrue(() => ids.every((id) => received.includes(id)), 20_000);
   expect({ all, missing: ids.filter((id) => !received.includes(id)).length, atSwitch }).toEqual({ all: true, missing: 0, atSwitch });
+  // The old plan's workers stop once nothing is in flight there, not at the switch.
+  await run.waitForLog((l) => l.msg === 'old plan drained: no key in flight; its workers stop' && (l.drained as string[]).includes(planId(text('fanout'))), mark);
   await stopGracefully(run);
 });
 

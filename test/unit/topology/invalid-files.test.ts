@@ -32,6 +32,17 @@ interface Case {
 }
 
 const cases: Case[] = [
+  // --- rollout
+  {
+    name: 'a rollout into the mode the topology already has',
+    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: orders.ledger }', 'rollout: { to: fanout, percent: 10 }'),
+    problems: ["10:16: rollout.to is 'fanout', the topology's own mode; a rollout runs a share of the keys in another mode"],
+  },
+  {
+    name: 'a rollout percentage above 100',
+    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: orders.ledger }', 'rollout: { to: cascade, percent: 150 }'),
+    problems: ['10:34: rollout.percent must be a number from 0 to 100 (got 150)'],
+  },
   // --- YAML syntax
   {
     name: 'an unclosed flow mapping',
@@ -77,7 +88,7 @@ const cases: Case[] = [
     name: 'an unknown top-level field, with a suggestion',
     text: file(...HEAD, 'mode: fanout', 'partition: 6', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: orders.ledger }'),
     problems: [
-      "7:1: unknown field 'partition' in the topology; did you mean 'partitions'? allowed fields: name, source, mode, partitions, destinations, dedup, ordering, dlq",
+      "7:1: unknown field 'partition' in the topology; did you mean 'partitions'? allowed fields: name, source, mode, partitions, destinations, dedup, ordering, rollout, dlq",
     ],
   },
   {
