@@ -3,6 +3,8 @@ import type { Env } from '../config/env.js';
 import type { KafkaClient } from '../kafka/client.js';
 import type { Logger } from '../observability/logger.js';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../observability/http-server.js';
+import { LagCollector, type LagTarget } from '../observability/lag.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Redis } from '../redis/connection.js';
 import type { Role } from './role.js';
 
@@ -45,6 +47,7 @@ export class Service {
   private ops: OpsServer | undefined;
   private started: Role[] = [];
   private stopping: Promise<void> | undefined;
+  private lag: LagCollector | undefined;
 
   constructor(
     private readonly options: {
@@ -54,6 +57,8 @@ export class Service {
       readiness: readonly ReadinessCheck[];
       /** Closed after the roles stopped (clients, connections). */
       onClosed?: () => Promise<void>;
+      /** Reports `flowyard_consumer_lag` for these groups (asked again on every pass) once the roles run. */
+      lag?: { kafka: KafkaClient; metrics: Metrics; targets: () => readonly LagTarget[]; intervalMs?: number };
     },
   ) {}
 
@@ -68,6 +73,10 @@ export class Service {
       logger.info({ role: role.name }, 'starting role');
       await role.start();
       this.started.push(role);
+    }
+    if (this.options.lag !== undefined) {
+      this.lag = new LagCollector({ ...this.options.lag, logger });
+      this.lag.start();
     }
   }
 
@@ -121,6 +130,7 @@ export class Service {
 
   private async stopAll(): Promise<void> {
     const failures: unknown[] = [];
+    await this.lag?.stop();
     for (const role of [...this.started].reverse()) {
       try {
         await role.stop();

@@ -15,6 +15,7 @@ import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
+import { traceWrite } from '../observability/tracing.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { TimeoutError } from '../resilience/error-class.js';
@@ -82,6 +83,8 @@ export class Worker implements Role {
   /** Event ids being written right now, so an unordered duplicate waits instead of writing twice. */
   private readonly inProgress = new Map<string, Promise<void>>();
   private readonly idle: Set<() => void> = new Set();
+  /** Traceparent of each item's successful write span: its hand-on continues that trace. */
+  private readonly writeTrace = new WeakMap<WorkItem, string>();
   private readonly commitIntervalMs: number;
   private readonly compensating: boolean;
   readonly inputTopic: string;
@@ -277,7 +280,11 @@ export class Worker implements Role {
       metrics.destinationCalls.inc(this.labels);
       const timer = metrics.writeDuration.startTimer(this.labels);
       try {
-        await this.writeWithTimeout({ eventId: event.eventId, key: event.key, value: item.record.value ?? Buffer.alloc(0), headers: toHeaders(event, attempt), payload });
+        const span = { destination: this.doneName, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
+        const traceparent = await traceWrite(span, (child) =>
+          this.writeWithTimeout({ eventId: event.eventId, key: event.key, value: item.record.value ?? Buffer.alloc(0), headers: toHeaders({ ...event, traceparent: child }, attempt), payload }),
+        );
+        this.writeTrace.set(item, traceparent);
         timer();
         this.breaker.recordSuccess();
         return attempt;
@@ -361,7 +368,7 @@ export class Worker implements Role {
 
   private async handOn(item: WorkItem, event: EventHeaders, attempts: number): Promise<void> {
     const records = new Map<string, OutgoingRecord[]>();
-    const copy: OutgoingRecord = { key: event.key, value: item.record.value, headers: toHeaders(event, 1) };
+    const copy: OutgoingRecord = { key: event.key, value: item.record.value, headers: toHeaders({ ...event, traceparent: this.writeTrace.get(item) ?? event.traceparent }, 1) };
     for (const topic of this.nextTopics) records.set(topic, [copy]);
     records.set(this.context.plan.completionsTopic, [this.completion(item, event, 'ok', attempts)]);
     await this.send(records);

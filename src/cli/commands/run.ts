@@ -1,13 +1,15 @@
 import { Option, type Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
+import { lagTargets } from '../../observability/lag.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
+import { startTracing } from '../../observability/tracing.js';
 import { PlanHost } from '../../runtime/plan-host.js';
 import { ROLE_NAMES, type RoleSelection } from '../../runtime/roles.js';
 import { Service, readinessChecks } from '../../runtime/service.js';
 import { closeSharedClients, createSharedClients, type SharedClients } from '../../runtime/shared.js';
 import { loadTopology } from '../../topology/load.js';
-import type { Plan, RoleName } from '../../topology/plan.js';
+import type { Plan, PlanRole, RoleName } from '../../topology/plan.js';
 import { watchTopology } from '../../topology/watch.js';
 import { createPlanTopics } from './topics.js';
 
@@ -83,10 +85,26 @@ export function register(program: Command): void {
       const loaded = await Promise.all(files.map((file) => loadTopology(file)));
       for (const { plan } of loaded) checkSelection(selection, plan);
       const logger = createLogger(env.logLevel);
+      // Before any role starts, so the first write is traced; a bad OTEL_* value is exit 2 before anything connects.
+      const tracing = startTracing(process.env, logger);
       const shared = await createSharedClients(env, logger);
       const readiness = readinessChecks(shared.kafka, shared.redis);
-      const service = new Service({ env, logger, registry: shared.registry, readiness, onClosed: () => closeSharedClients(shared) });
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
+      // The lag of the groups this process runs, of whichever plan each host runs now.
+      const runs = (role: PlanRole): boolean =>
+        selection.roles.has(role.role) && (role.destination === undefined || selection.destinations === undefined || selection.destinations.has(role.destination));
+      const lag = { kafka: shared.kafka, metrics: shared.metrics, targets: () => hosts.flatMap((host) => lagTargets(host.plan, runs)) };
+      const service = new Service({
+        env,
+        logger,
+        registry: shared.registry,
+        readiness,
+        lag,
+        onClosed: async () => {
+          await closeSharedClients(shared);
+          await tracing?.shutdown();
+        },
+      });
       const done = service.untilSignal();
       let stopping = false;
       const onSignal = (): void => {
