@@ -11,7 +11,8 @@ import type { ConsumedRecord, OutgoingRecord } from '../../src/kafka/records.js'
 import { tailTopics, type Tail } from '../../src/kafka/tail.js';
 import { parseCompletionsRecord, type Completion, type EventOutcome } from '../../src/runtime/completion.js';
 import type { Role } from '../../src/runtime/role.js';
-import { createRoles } from '../../src/runtime/roles.js';
+import { PlanHost, type PlanHostOptions } from '../../src/runtime/plan-host.js';
+import { createRoles, type RoleOverrides } from '../../src/runtime/roles.js';
 import { closeSharedClients, createSharedClients, type SharedClients } from '../../src/runtime/shared.js';
 import type { SinkContext } from '../../src/sinks/factory.js';
 import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
@@ -92,11 +93,22 @@ export class TestPipeline {
   }
 
   async start(roles: readonly RoleName[] = ['router', 'worker']): Promise<void> {
-    this.roles = await createRoles(
-      this.plan,
-      this.shared,
-      { roles: new Set(roles) },
-      {
+    this.roles = await createRoles(this.plan, this.shared, { roles: new Set(roles) }, this.recordingSinks());
+    for (const role of this.roles) await role.start();
+  }
+
+  /** A PlanHost (hot reload, rollout) on this pipeline's recording sinks; the caller starts and stops it. */
+  host(roles: readonly RoleName[], options: Omit<PlanHostOptions, 'overrides'> = {}): PlanHost {
+    return new PlanHost(this.plan, this.shared, { roles: new Set(roles) }, { ...options, overrides: this.recordingSinks() });
+  }
+
+  /** The plan of this pipeline's topology text after `edit`, with the same unique name. */
+  planOf(edit: (yaml: string) => string): Plan {
+    return parseTopology(edit(this.yaml), `${this.runId}.yaml`, {}).plan;
+  }
+
+  private recordingSinks(): RoleOverrides {
+    return {
         createSink: (_config, context: SinkContext) =>
           new RecordingSink(this.shared.redis, this.listKey(context.destination), () => this.behaviours.get(context.destination) ?? (() => undefined)),
         // Compensations record to `<destination>.compensate`, with behaviours under the same name.
@@ -104,9 +116,7 @@ export class TestPipeline {
           const name = `${context.destination}.compensate`;
           return new RecordingSink(this.shared.redis, this.listKey(name), () => this.behaviours.get(name) ?? (() => undefined));
         },
-      },
-    );
-    for (const role of this.roles) await role.start();
+    };
   }
 
   async stopRoles(): Promise<void> {
