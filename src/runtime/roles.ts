@@ -24,7 +24,7 @@ export interface RoleSelection {
   readonly destinations?: ReadonlySet<string>;
 }
 
-/** Roles this build can run; tracker and sequencer arrive with their issues. */
+/** Roles this build can run. */
 const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker', 'tracker', 'sequencer']);
 
 export interface RoleOverrides {
