@@ -36,6 +36,17 @@ export class RoleLifecycle {
     return this.current;
   }
 
+  /** Moves to `draining`; false when there is nothing to drain (already stopped, or never started: now stopped). */
+  beginStop(): boolean {
+    if (this.current === 'stopped') return false;
+    if (this.current === 'created') {
+      this.current = 'stopped';
+      return false;
+    }
+    this.to('draining');
+    return true;
+  }
+
   to(next: RoleState): void {
     if (!ALLOWED[this.current].includes(next)) {
       throw new Error(`${this.roleName}: illegal state transition ${this.current} -> ${next}`);

@@ -73,8 +73,7 @@ export class Router implements Role {
   }
 
   async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return;
-    this.lifecycle.to('draining');
+    if (!this.lifecycle.beginStop()) return;
     this.stopping.abort();
     this.consumer?.stopFetching();
     await this.consumer?.disconnect(); // waits for the batch in hand, which commits in its transaction or not at all

@@ -148,8 +148,7 @@ export class Worker implements Role {
 
   /** Graceful: stop fetching, let writes in flight finish (waits are cut short), commit, disconnect. */
   async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return;
-    this.lifecycle.to('draining');
+    if (!this.lifecycle.beginStop()) return;
     this.consumer?.stopFetching();
     this.stopping.abort();
     await this.whenIdle();

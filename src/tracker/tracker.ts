@@ -78,8 +78,7 @@ export class Tracker implements Role {
   }
 
   async stop(): Promise<void> {
-    if (this.lifecycle.state === 'stopped') return;
-    this.lifecycle.to('draining');
+    if (!this.lifecycle.beginStop()) return;
     this.stopping.abort();
     this.consumer?.stopFetching();
     await this.consumer?.disconnect(); // waits for the batch in hand; an abandoned batch is not committed
