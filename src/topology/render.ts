@@ -40,6 +40,7 @@ export function renderText(plan: Plan): string {
         'sequencer',
         plan.sequencer === undefined ? 'none' : `${plan.sequencer.output} (hold ${plan.sequencer.holdMs} ms, group ${plan.sequencer.group})`,
       ],
+      ...(plan.rollout === undefined ? [] : [['rollout', `${plan.rollout.percent}% of keys (by hash bucket) run in plan ${plan.rollout.plan.id} (${plan.rollout.plan.mode})`]]),
     ]).map(indent),
     '',
     'destinations',
