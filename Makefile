@@ -2,12 +2,13 @@
 # else here is what they are made of.
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
-TOPOLOGY ?= topologies/orders-fanout.yaml
+TOPOLOGY ?= topologies/orders-demo.yaml
 EVENTS ?= 200
 
 .PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench clean
 
-## run: start the local servers, create the topics, run the example topology and send sample events through it
+## run: start the local servers, create the topics (and the demo's ledger table), run the orders dag with its
+## PostgreSQL, Redis, webhook and Kafka destinations, send sample events, print what each destination received
 run: build infra-up
 	node bin/flowyard.js demo $(TOPOLOGY) --events $(EVENTS)
 

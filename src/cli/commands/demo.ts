@@ -11,6 +11,7 @@ import { closeSharedClients, createSharedClients } from '../../runtime/shared.js
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
 import { renderText } from '../../topology/render.js';
+import { demoDestinations, type DemoEvent, type ReadBack } from '../demo-destinations.js';
 import { sampleEvents } from '../sample-events.js';
 import { createPlanTopics } from './topics.js';
 import { positiveInteger } from './produce.js';
@@ -18,62 +19,146 @@ import { positiveInteger } from './produce.js';
 /** The value the demo adds on purpose to show that bad input goes to the DLQ, not down the pipeline. */
 const BAD_EVENT = '{"customerId": "customer-0", "note": "no eventId: this one goes to the dead-letter topic"';
 
+export interface DemoOptions {
+  readonly events: number;
+  readonly keys: number;
+  /** Seconds to wait for every destination before giving up. */
+  readonly timeout: number;
+}
+
+export interface DemoDestinationResult {
+  readonly name: string;
+  readonly sinkType: string;
+  /** Distinct events with an `ok` / `failed` completion. */
+  readonly ok: number;
+  readonly failed: number;
+  readonly p50Ms: number | undefined;
+  readonly p99Ms: number | undefined;
+  readonly readBack: ReadBack;
+}
+
+export interface DemoResult {
+  /** Every destination completed every event and the malformed one reached the DLQ. */
+  readonly finished: boolean;
+  readonly eventIds: readonly string[];
+  readonly destinations: readonly DemoDestinationResult[];
+  readonly deadLetters: readonly ConsumedRecord[];
+}
+
+function percentile(sorted: readonly number[], q: number): number | undefined {
+  return sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/**
+ * Creates the topics and what the sinks need, runs every role of the topology in this
+ * process, sends sample events plus one malformed one, waits until each destination completed
+ * them, and reads back from each destination what it received. `out` gets the printout.
+ */
+export async function runDemo(file: string, options: DemoOptions, out: (line?: string) => void): Promise<DemoResult> {
+  const env = loadEnv();
+  const { plan } = await loadTopology(file);
+  out(renderText(plan));
+  const logger = createLogger(env.logLevel === 'info' ? 'warn' : env.logLevel);
+  const shared = await createSharedClients(env, logger);
+  const { records, eventIds } = sampleEvents(plan.source, { count: options.events, keys: options.keys });
+  const events: DemoEvent[] = records.map((record, i) => ({ eventId: eventIds[i]!, key: String(record.key), payload: JSON.parse(String(record.value)) as Record<string, unknown> }));
+  const destinations = demoDestinations(plan.destinations, { env, kafka: shared.kafka, redis: shared.redis, logger }, events[0]!);
+  const ours = new Set(eventIds);
+  const completions = new Map<string, Completion[]>(plan.destinations.map((d) => [d.name, []]));
+  const deadLetters: ConsumedRecord[] = [];
+  const host = new PlanHost(plan, shared, { roles: new Set(ROLE_NAMES) });
+  let tail: Awaited<ReturnType<typeof tailTopics>> | undefined;
+  try {
+    const topics = await createPlanTopics(plan, shared.kafka);
+    out(`\ntopics: ${topics.created.length} created, ${topics.existing.length} already there`);
+    for (const destination of destinations) for (const line of await destination.prepare()) out(line);
+    tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
+      if (record.topic === plan.dlqTopic) return void deadLetters.push(record);
+      const completion = parseCompletion(record.value);
+      if (completion && ours.has(completion.eventId)) completions.get(completion.destination)?.push(completion);
+    });
+    const started = Date.now();
+    await host.start();
+    const producer = await createProducer(shared.kafka);
+    try {
+      for (let i = 0; i < records.length; i += 500) await produce(producer, plan.source.topics[0]!, records.slice(i, i + 500));
+      await produce(producer, plan.source.topics[0]!, [{ key: 'customer-0', value: BAD_EVENT }]);
+    } finally {
+      await producer.disconnect();
+    }
+    out(`sent ${records.length} events over ${options.keys} keys, plus 1 malformed one, to ${plan.source.topics[0]}`);
+
+    const complete = (name: string) => new Set(completions.get(name)!.map((c) => c.eventId)).size >= records.length;
+    const finished = () => plan.destinations.every((d) => complete(d.name)) && deadLetters.length >= 1;
+    const deadline = Date.now() + options.timeout * 1000;
+    while (!finished() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const done = finished();
+    out(`\n${done ? 'done' : 'TIMED OUT'} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!done) {
+      const waiting = plan.destinations.filter((d) => !complete(d.name));
+      for (const d of waiting) {
+        const why = d.releasedBy === 'tracker' ? ` (a join of ${d.after.join(' and ')}: the tracker releases it once all of them completed)` : '';
+        out(`  ${d.name}: ${new Set(completions.get(d.name)!.map((c) => c.eventId)).size} of ${records.length} events completed${why}`);
+      }
+      if (deadLetters.length === 0) out('  the malformed event has not reached the dead-letter topic');
+    }
+
+    const results: DemoDestinationResult[] = [];
+    for (const [index, destination] of destinations.entries()) {
+      const list = completions.get(destination.name)!;
+      const latencies = list.map((c) => c.at - c.ingestedAt).sort((a, b) => a - b);
+      results.push({
+        name: destination.name,
+        sinkType: destination.sinkType,
+        ok: new Set(list.filter((c) => c.status === 'ok').map((c) => c.eventId)).size,
+        failed: new Set(list.filter((c) => c.status === 'failed').map((c) => c.eventId)).size,
+        p50Ms: percentile(latencies, 0.5),
+        p99Ms: percentile(latencies, 0.99),
+        readBack: await destinations[index]!.readBack(events),
+      });
+    }
+    printResults(results, records.length, out);
+    for (const letter of deadLetters) {
+      out(`\ndead letter on ${plan.dlqTopic}: class ${letter.headers[HEADER.errorClass]}, from ${letter.headers[HEADER.destination]}: ${letter.headers[HEADER.error]}`);
+    }
+    return { finished: done, eventIds, destinations: results, deadLetters };
+  } finally {
+    await tail?.stop();
+    await host.stop();
+    for (const destination of destinations) await destination.close();
+    await closeSharedClients(shared);
+  }
+}
+
+function printResults(results: readonly DemoDestinationResult[], events: number, out: (line?: string) => void): void {
+  const show = (n: number | undefined) => (n === undefined ? '-' : String(n));
+  out('');
+  out('destination      sink      written  failed  p50 ms  p99 ms  (from router ingest to written)');
+  for (const r of results) {
+    out(`${r.name.padEnd(16)} ${r.sinkType.padEnd(8)}  ${String(r.ok).padStart(7)}  ${String(r.failed).padStart(6)}  ${show(r.p50Ms).padStart(6)}  ${show(r.p99Ms).padStart(6)}`);
+  }
+  out('\nwhat each destination received, read back from it:');
+  for (const r of results) {
+    const { where, received, duplicates, samples } = r.readBack;
+    const count = received === undefined ? 'not read back' : `${received} of ${events} events${duplicates > 0 ? `, ${duplicates} DUPLICATE entries` : ''}`;
+    out(`${r.name}: ${count} in ${where}`);
+    for (const sample of samples) out(`    ${sample.length > 160 ? `${sample.slice(0, 157)}...` : sample}`);
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('Create the topics, run every role of a topology in this process, send sample events through it and print what each destination got')
+    .description(
+      'Create the topics (and a missing PostgreSQL table, a local webhook receiver), run every role of a topology in this process, send sample events through it and print what each destination received, read back from it',
+    )
     .argument('<file>', 'topology YAML file')
     .option('--events <n>', 'sample events to send', positiveInteger('--events'), 200)
     .option('--keys <n>', 'distinct causal keys', positiveInteger('--keys'), 20)
     .option('--timeout <seconds>', 'give up waiting after this long', positiveInteger('--timeout'), 120)
-    .action(async (file: string, options: { events: number; keys: number; timeout: number }) => {
-      const env = loadEnv();
-      const { plan } = await loadTopology(file);
-      const out = (line = '') => process.stdout.write(`${line}\n`);
-      out(renderText(plan));
-      const shared = await createSharedClients(env, createLogger(env.logLevel === 'info' ? 'warn' : env.logLevel));
-      const topics = await createPlanTopics(plan, shared.kafka);
-      out(`\ntopics: ${topics.created.length} created, ${topics.existing.length} already there`);
-
-      const { records, eventIds } = sampleEvents(plan.source, { count: options.events, keys: options.keys });
-      const ours = new Set(eventIds);
-      const completions = new Map<string, Completion[]>(plan.destinations.map((d) => [d.name, []]));
-      const deadLetters: ConsumedRecord[] = [];
-      const tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
-        if (record.topic === plan.dlqTopic) return void deadLetters.push(record);
-        const completion = parseCompletion(record.value);
-        if (completion && ours.has(completion.eventId)) completions.get(completion.destination)?.push(completion);
-      });
-      const host = new PlanHost(plan, shared, { roles: new Set(ROLE_NAMES) });
-      const started = Date.now();
-      try {
-        await host.start();
-        const producer = await createProducer(shared.kafka);
-        await produce(producer, plan.source.topics[0]!, [...records, { key: 'customer-0', value: BAD_EVENT }]);
-        await producer.disconnect();
-        out(`sent ${records.length} events over ${options.keys} keys, plus 1 malformed one, to ${plan.source.topics[0]}`);
-
-        const finished = () => [...completions.values()].every((list) => new Set(list.map((c) => c.eventId)).size >= records.length) && deadLetters.length >= 1;
-        const deadline = Date.now() + options.timeout * 1000;
-        while (!finished() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-        out(`\n${finished() ? 'done' : 'TIMED OUT'} after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-        out('destination      written  failed  p50 ms  p99 ms  (from router ingest to written)');
-        for (const destination of plan.destinations) {
-          const list = completions.get(destination.name)!;
-          const ok = new Set(list.filter((c) => c.status === 'ok').map((c) => c.eventId)).size;
-          const failed = new Set(list.filter((c) => c.status === 'failed').map((c) => c.eventId)).size;
-          const latencies = list.map((c) => c.at - c.ingestedAt).sort((a, b) => a - b);
-          const pct = (q: number) => (latencies.length === 0 ? '-' : String(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]));
-          out(`${destination.name.padEnd(16)} ${String(ok).padStart(7)}  ${String(failed).padStart(6)}  ${pct(0.5).padStart(6)}  ${pct(0.99).padStart(6)}`);
-        }
-        for (const letter of deadLetters) {
-          out(`\ndead letter on ${plan.dlqTopic}: class ${letter.headers[HEADER.errorClass]}, from ${letter.headers[HEADER.destination]}: ${letter.headers[HEADER.error]}`);
-        }
-        if (!finished()) process.exitCode = 1;
-      } finally {
-        await tail.stop();
-        await host.stop();
-        await closeSharedClients(shared);
-      }
+    .action(async (file: string, options: DemoOptions) => {
+      const result = await runDemo(file, options, (line = '') => void process.stdout.write(`${line}\n`));
+      const short = result.destinations.filter((d) => d.readBack.received !== undefined && (d.readBack.received < result.eventIds.length || d.readBack.duplicates > 0));
+      if (!result.finished || short.length > 0) process.exitCode = 1;
     });
 }
