@@ -20,7 +20,7 @@ import { HEADER, fromHeaders } from '../../runtime/headers.js';
 import { closeSharedClients, createSharedClients } from '../../runtime/shared.js';
 import type { Redis } from '../../redis/connection.js';
 import { loadTopology } from '../../topology/load.js';
-import type { Plan } from '../../topology/plan.js';
+import type { Plan, PlanDestination } from '../../topology/plan.js';
 
 export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = ['invalid', 'destination', 'timeout', 'circuit-open', 'late', 'compensation'];
 
@@ -63,6 +63,16 @@ export type ReplayDecision =
       readonly record: OutgoingRecord;
     };
 
+/**
+ * The destination as the plan that dead-lettered the record has it: during a rollout the
+ * second plan (the other mode) has its own input topics. A letter from a plan that is no
+ * longer running goes to the current plan.
+ */
+function destinationFor(plan: Plan, letterPlan: string | undefined, name: string): PlanDestination | undefined {
+  const owner = plan.rollout !== undefined && letterPlan === plan.rollout.plan.id ? plan.rollout.plan : plan;
+  return owner.destinations.find((d) => d.name === name);
+}
+
 /** The record as the worker first consumed it: dead-letter headers gone, a fresh attempt count. */
 export function replayRecord(letter: Pick<ConsumedRecord, 'key' | 'value' | 'headers'>): OutgoingRecord {
   const headers: Record<string, string> = {};
@@ -84,7 +94,7 @@ export function decideReplay(letter: ConsumedRecord, plan: Plan, selection: Repl
   if (errorClass === 'late') return { kind: 'not-replayable', reason: 'class late: the destinations wrote it; only the sequenced output skipped it' };
   const parsed = fromHeaders(letter.headers);
   if (!parsed.ok) return { kind: 'not-replayable', reason: parsed.reason };
-  const planned = plan.destinations.find((d) => d.name === selection.destination);
+  const planned = destinationFor(plan, letter.headers[HEADER.plan], selection.destination);
   if (planned === undefined) return { kind: 'not-replayable', reason: `destination ${selection.destination} is not in plan ${plan.id}` };
   if (errorClass === 'compensation') {
     if (planned.compensation === undefined) return { kind: 'not-replayable', reason: `a failed compensation, but ${planned.name} no longer declares compensate` };

@@ -102,6 +102,22 @@ describe('decideReplay', () => {
     expect(decideReplay(deadLetter('notify', 'compensation'), plan, { destination: 'notify' })).toMatchObject({ kind: 'not-replayable', reason: expect.stringContaining('compensate') });
   });
 
+  test("during a rollout, a letter of the rollout's plan goes back to that plan's input topic; others to the main plan's", () => {
+    const rolling = parseTopology(`${TOPOLOGY}rollout: { to: cascade, percent: 10 }\n`, 'shop.yaml', {}).plan;
+    const second = rolling.rollout!.plan;
+    expect(second.destinations[0]!.inputTopic).not.toBe(rolling.destinations[0]!.inputTopic);
+    expect(decideReplay(deadLetter('ledger', 'destination', { 'fy-plan': second.id }), rolling, { destination: 'ledger' })).toMatchObject({
+      kind: 'replay',
+      topic: second.destinations[0]!.inputTopic,
+    });
+    for (const letterPlan of [rolling.id, 'shop@0ld0ld00']) {
+      expect(decideReplay(deadLetter('ledger', 'destination', { 'fy-plan': letterPlan }), rolling, { destination: 'ledger' })).toMatchObject({
+        kind: 'replay',
+        topic: rolling.destinations[0]!.inputTopic,
+      });
+    }
+  });
+
   test('a late arrival is not replayable: the destinations already wrote it', () => {
     expect(decideReplay(deadLetter('ledger', 'late'), plan, { destination: 'ledger' })).toMatchObject({ kind: 'not-replayable', reason: expect.stringContaining('late') });
   });
