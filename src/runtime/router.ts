@@ -18,9 +18,10 @@ import type { Plan } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
 import { deadLetterRecord } from './dead-letter.js';
 import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.js';
+import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { choosePlans, routingOf, type Routing } from './routing.js';
-import { AbandonedError, sleep } from './sleep.js';
+import { sleep } from './sleep.js';
 
 interface Routable {
   readonly record: ConsumedRecord;
@@ -28,7 +29,7 @@ interface Routable {
   readonly key: string;
 }
 
-/** Waits between tries of a batch that could not be routed (registry or Redis down). */
+/** Waits between tries of the step after a batch committed (the routed marks). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
 
 export class Router implements Role {
@@ -82,24 +83,16 @@ export class Router implements Role {
   }
 
   /** Retries the whole batch until it is routed: nothing is committed before it is. */
-  private async handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
-    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.route(records);
-        return;
-      } catch (error) {
-        if (this.stopping.signal.aborted) throw new AbandonedError();
-        const waitMs = backoff.delayMs(attempt);
-        const unavailable = error instanceof DecoderUnavailableError;
+  private handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
+    return retryBatch(() => this.route(records), {
+      signal: this.stopping.signal,
+      heartbeat: () => controls.heartbeat(),
+      onFailure: (error, attempt, waitMs) =>
         this.context.logger.warn(
           { err: error, topic: records[0]?.topic, partition: records[0]?.partition, attempt, waitMs },
-          unavailable ? 'schema registry unavailable; batch waits' : 'routing a batch failed; retrying it',
-        );
-        await sleep(waitMs, this.stopping.signal);
-        await controls.heartbeat();
-      }
-    }
+          error instanceof DecoderUnavailableError ? 'schema registry unavailable; batch waits' : 'routing a batch failed; retrying it',
+        ),
+    });
   }
 
   private async route(records: readonly ConsumedRecord[]): Promise<void> {

@@ -15,19 +15,15 @@ import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
-import { ExponentialBackoff } from '../resilience/backoff.js';
 import { completionsRecord, eventHeadersOf, originalValue, parseCompletionsRecord, type Completion } from '../runtime/completion.js';
 import { planLabels, type RoleContext } from '../runtime/context.js';
 import { toHeaders } from '../runtime/headers.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
-import { AbandonedError, sleep } from '../runtime/sleep.js';
+import { retryBatch } from '../runtime/retry-batch.js';
 import { InFlightKeys, type KeyedEvent } from '../dedup/in-flight.js';
 import type { Plan, PlanDestination } from '../topology/plan.js';
 import { decide, descendantsOf } from './decide.js';
 import { TrackerStateStore, type Emitted, type TrackedEvent } from './state-store.js';
-
-/** Waits between tries of a batch that could not be processed (Redis or Kafka down). */
-const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
 
 export class Tracker implements Role {
   readonly name = 'tracker';
@@ -87,20 +83,13 @@ export class Tracker implements Role {
   }
 
   /** Retries the whole batch until it is processed: nothing is committed before it is. */
-  private async handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
-    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.track(records);
-        return;
-      } catch (error) {
-        if (this.stopping.signal.aborted) throw new AbandonedError();
-        const waitMs = backoff.delayMs(attempt);
-        this.context.logger.warn({ err: error, partition: records[0]?.partition, attempt, waitMs }, 'tracking a batch of completions failed; retrying it');
-        await sleep(waitMs, this.stopping.signal);
-        await controls.heartbeat();
-      }
-    }
+  private handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
+    return retryBatch(() => this.track(records), {
+      signal: this.stopping.signal,
+      heartbeat: () => controls.heartbeat(),
+      onFailure: (error, attempt, waitMs) =>
+        this.context.logger.warn({ err: error, partition: records[0]?.partition, attempt, waitMs }, 'tracking a batch of completions failed; retrying it'),
+    });
   }
 
   private async track(records: readonly ConsumedRecord[]): Promise<void> {
