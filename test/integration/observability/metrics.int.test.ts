@@ -1,0 +1,182 @@
+/**
+ * `/metrics` after a real run (router, workers, tracker on the real broker and Redis) holds
+ * every series of the catalogue with `topology`/`plan` (and `destination`) labels, and its
+ * values match what the run did: events in, copies routed, writes by outcome, retries and
+ * calls of a flaky destination, dead letters by class, router dedup hits, end-to-end latency
+ * and branch spread per completed event, and consumer lag that counts a backlog and drains.
+ */
+import { startOpsServer, type OpsServer } from '../../../src/observability/http-server.js';
+import { LagCollector, lagTargets } from '../../../src/observability/lag.js';
+import { HEADER } from '../../../src/runtime/headers.js';
+import { SinkError } from '../../../src/sinks/sink.js';
+import { TestPipeline } from '../../helpers/pipeline.js';
+import { eventually, testLogger } from '../../helpers/servers.js';
+
+interface Sample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** Prometheus text format: `name{a="x",b="y"} value` lines (label values here hold no quotes or commas). */
+function parse(text: string): Sample[] {
+  return text
+    .split('\n')
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (match === null) throw new Error(`not a sample line: ${line}`);
+      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+      return { name: match[1]!, labels, value: Number(match[3]) };
+    });
+}
+
+/** Sum of the samples of `name` whose labels include `labels`. */
+function total(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}
+
+function series(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+const retry = 'retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 }';
+// The doomed events fail every attempt; a wide breaker keeps them from being held as an outage.
+const breaker = 'circuitBreaker: { failureRatio: 1, minRequests: 100000, halfOpenAfterMs: 1000 }';
+
+test('/metrics after a fan-out run with a flaky destination holds every series with the values of the run', async () => {
+  const pipeline = await TestPipeline.create(`
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: fanout
+partitions: 3
+destinations:
+  - { name: a, sink: { type: kafka, topic: '{name}.a' }, ${retry}, ${breaker} }
+  - { name: b, sink: { type: kafka, topic: '{name}.b' }, ${retry}, ${breaker} }
+  - { name: c, sink: { type: kafka, topic: '{name}.c' }, ${retry}, ${breaker}, ordering: none }
+`);
+  const { plan, shared } = pipeline;
+  let ops: OpsServer | undefined;
+  const lag = new LagCollector({ kafka: shared.kafka, metrics: shared.metrics, logger: testLogger(), targets: () => lagTargets(plan), intervalMs: 60_000 });
+  try {
+    const labels = { topology: plan.name, plan: plan.id };
+    const { records, eventIds } = pipeline.samples(120, 12);
+    const flaky = new Set(eventIds.slice(0, 10)); // fail their first call to c, then succeed
+    const doomed = new Set(eventIds.slice(20, 25)); // fail all 3 calls to c: dead-lettered
+    pipeline.behaviours.set('c', (record, attempt) => {
+      if (doomed.has(record.eventId) || (flaky.has(record.eventId) && attempt === 1)) throw new SinkError(`c refused ${record.eventId}`, 'retriable');
+    });
+    const invalid = [
+      { key: 'x', value: Buffer.from('not json'), headers: {} },
+      { key: 'y', value: Buffer.from('{"customerId":"y"}'), headers: {} }, // no event id
+    ];
+    // A backlog before any role runs: the router group has committed nothing, so all of it is lag.
+    await pipeline.produce([...records, ...invalid]);
+    await pipeline.produce(records.slice(0, 6)); // redelivered by the producer: router dedup hits
+    const produced = records.length + invalid.length + 6;
+    await lag.collect();
+    ops = await startOpsServer({ port: 0, registry: shared.registry, readiness: [], logger: testLogger() });
+    const scrape = async (): Promise<Sample[]> => parse(await (await fetch(`http://127.0.0.1:${ops!.port}/metrics`)).text());
+    const backlog = await scrape();
+    const routerLag = series(backlog, 'flowyard_consumer_lag', { ...labels, group: plan.groups.router });
+    expect(routerLag.map((s) => s.labels.partition).sort()).toEqual(['0', '1', '2']);
+    expect(routerLag.every((s) => s.labels.topic === plan.source.topics[0])).toBe(true);
+    expect(total(routerLag, 'flowyard_consumer_lag')).toBe(produced);
+
+    await pipeline.start(['router', 'worker', 'tracker']);
+    expect(await eventually(() => pipeline.outcomes.length === eventIds.length && pipeline.deadLetters.length === invalid.length + doomed.size, 120_000, 200)).toBe(true);
+    // The tracker observes latency and spread right after its verdicts; the workers' gauges settle after their last write.
+    expect(await eventually(async () => total(await scrape(), 'flowyard_end_to_end_latency_seconds_count', labels) === eventIds.length - doomed.size, 30_000)).toBe(true);
+    // The router writes the destinations' input topics in transactions: each ends with a commit
+    // marker the workers never receive, so a drained partition there still shows 1 (as it
+    // would in kafka-consumer-groups.sh) until the workers commit past the marker.
+    const inputs = new Set(plan.destinations.map((d) => d.inputTopic));
+    let lagging: Sample[] = [];
+    const lagDrained = async () => {
+      await lag.collect();
+      const lags = series(await scrape(), 'flowyard_consumer_lag', labels);
+      lagging = lags.filter((s) => s.value > (inputs.has(s.labels.topic!) ? 1 : 0));
+      return lags.length > 0 && lagging.length === 0;
+    };
+    await eventually(lagDrained, 60_000, 500);
+    expect(lagging).toEqual([]);
+    const samples = await scrape();
+    const of = (name: string, extra: Record<string, string> = {}) => total(samples, name, { ...labels, ...extra });
+
+    // Router
+    expect(of('flowyard_events_in_total')).toBe(produced);
+    for (const destination of ['a', 'b', 'c']) expect({ destination, routed: of('flowyard_events_routed_total', { destination }) }).toEqual({ destination, routed: eventIds.length });
+    expect(of('flowyard_dedup_hits_total', { stage: 'router' })).toBe(6);
+    expect(of('flowyard_dlq_records_total', { destination: 'router', class: 'invalid' })).toBe(invalid.length);
+
+    // Workers: healthy destinations write each event once; c retries the flaky ones and dead-letters the doomed.
+    for (const destination of ['a', 'b']) {
+      expect({ destination, ok: of('flowyard_writes_total', { destination, outcome: 'ok' }), calls: of('flowyard_destination_calls_total', { destination }) }).toEqual({
+        destination,
+        ok: eventIds.length,
+        calls: eventIds.length,
+      });
+      expect(of('flowyard_write_duration_seconds_count', { destination })).toBe(eventIds.length);
+      expect(of('flowyard_retries_total', { destination })).toBe(0);
+    }
+    const cCalls = eventIds.length + flaky.size + doomed.size * 2;
+    expect(of('flowyard_writes_total', { destination: 'c', outcome: 'ok' })).toBe(eventIds.length - doomed.size);
+    expect(of('flowyard_writes_total', { destination: 'c', outcome: 'dead_letter' })).toBe(doomed.size);
+    expect(of('flowyard_writes_total', { destination: 'c', outcome: 'retried' })).toBe(flaky.size + doomed.size * 2);
+    expect(of('flowyard_writes_total', { outcome: 'duplicate' })).toBe(0);
+    expect(of('flowyard_retries_total', { destination: 'c' })).toBe(flaky.size + doomed.size * 2);
+    expect(of('flowyard_destination_calls_total', { destination: 'c' })).toBe(cCalls);
+    expect(of('flowyard_write_duration_seconds_count', { destination: 'c' })).toBe(cCalls);
+    // Retry amplification as the dashboard computes it: calls / events decided.
+    const decided = of('flowyard_writes_total', { destination: 'c', outcome: 'ok' }) + of('flowyard_writes_total', { destination: 'c', outcome: 'dead_letter' });
+    expect(of('flowyard_destination_calls_total', { destination: 'c' }) / decided).toBeCloseTo(cCalls / eventIds.length, 6);
+    const destinationDeadLetters = pipeline.deadLetters.filter((r) => r.headers[HEADER.destination] === 'c');
+    expect(destinationDeadLetters.length).toBe(doomed.size);
+    for (const errorClass of new Set(destinationDeadLetters.map((r) => r.headers[HEADER.errorClass]!))) {
+      expect(of('flowyard_dlq_records_total', { destination: 'c', class: errorClass })).toBe(destinationDeadLetters.filter((r) => r.headers[HEADER.errorClass] === errorClass).length);
+    }
+    expect(of('flowyard_dlq_records_total')).toBe(pipeline.deadLetters.length);
+    for (const destination of ['a', 'b', 'c']) {
+      expect(series(samples, 'flowyard_circuit_state', { ...labels, destination }).map((s) => s.value)).toEqual([0]);
+      expect(series(samples, 'flowyard_in_flight', { ...labels, destination }).map((s) => s.value)).toEqual([0]);
+      expect(series(samples, 'flowyard_buffered_records', { ...labels, destination }).map((s) => s.value)).toEqual([0]);
+      expect(series(samples, 'flowyard_paused_partitions', { ...labels, group: `${plan.name}.${destination}` }).map((s) => s.value)).toEqual([0]);
+    }
+
+    // Tracker: one latency and one spread observation per completed event.
+    const completed = pipeline.outcomes.filter((o) => o.status === 'completed').length;
+    expect(completed).toBe(eventIds.length - doomed.size);
+    expect(of('flowyard_end_to_end_latency_seconds_count')).toBe(completed);
+    expect(of('flowyard_end_to_end_latency_seconds_sum')).toBeGreaterThan(0);
+    expect(of('flowyard_branch_spread_seconds_count')).toBe(completed);
+    expect(of('flowyard_end_to_end_latency_seconds_bucket', { le: '+Inf' })).toBe(completed);
+
+    // Lag: every group of the plan, per partition of what it consumes, drained to 0.
+    const groups = new Set(series(samples, 'flowyard_consumer_lag', labels).map((s) => s.labels.group));
+    expect([...groups].sort()).toEqual(plan.roles.filter((r) => r.role !== 'sequencer').map((r) => r.group).sort());
+
+    // Every flowyard series carries topology and plan, and no label value is an event id or key.
+    const ids = new Set([...eventIds, ...records.map((r) => String(r.key))]);
+    const own = samples.filter((s) => s.name.startsWith('flowyard_') && !s.name.startsWith('flowyard_process_'));
+    expect(own.filter((s) => s.labels.topology !== plan.name || s.labels.plan !== plan.id)).toEqual([]);
+    expect(own.filter((s) => Object.values(s.labels).some((v) => ids.has(v)))).toEqual([]);
+
+    // The series with nothing to count in this run are declared with their labels (sequencer, compensations, budget refusals).
+    const text = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text();
+    for (const name of [
+      'flowyard_sequencer_buffered_events',
+      'flowyard_sequencer_gaps_skipped_total',
+      'flowyard_sequencer_late_events_total',
+      'flowyard_compensations_total',
+      'flowyard_retry_budget_refusals_total',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    const labelNames = (name: string) => (shared.registry.getSingleMetric(name) as unknown as { labelNames: string[] }).labelNames;
+    expect(labelNames('flowyard_sequencer_gaps_skipped_total')).toEqual(['topology', 'plan']);
+    expect(labelNames('flowyard_retry_budget_refusals_total')).toEqual(['topology', 'plan', 'destination']);
+  } finally {
+    await lag.stop();
+    await ops?.close();
+    await pipeline.close();
+  }
+});
