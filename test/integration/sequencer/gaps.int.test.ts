@@ -3,7 +3,9 @@
  * skipped after holdMs with the late arrival dead-lettered, a failure closing its gap at once,
  * and a graceful restart that neither repeats nor loses output.
  */
+import { DedupStore } from '../../../src/dedup/store.js';
 import { HEADER } from '../../../src/runtime/headers.js';
+import { Sequencer } from '../../../src/sequencer/sequencer.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { SequencedOutput, checkSequenced, outcome, produceOutcomes } from '../../helpers/sequencer.js';
 import { eventually } from '../../helpers/servers.js';
@@ -101,5 +103,45 @@ describe('sequencer', () => {
     await new Promise((r) => setTimeout(r, 1_000)); // a repeat would land now
     const expected = keys.flatMap((k) => Array.from({ length: 9 }, (_, i) => `${k}-${i + 1}`));
     expect(checkSequenced(output.records, expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+  });
+
+  test('a full buffer pauses consumption and drops nothing', async () => {
+    pipeline = await TestPipeline.create(topology(2_000));
+    output = await SequencedOutput.tail(pipeline.shared.kafka, pipeline.plan);
+    const { shared, plan } = pipeline;
+    const sequencer = new Sequencer(
+      {
+        plan,
+        env: shared.env,
+        kafka: shared.kafka,
+        redis: shared.redis,
+        metrics: shared.metrics,
+        dedup: new DedupStore(shared.redis, plan.name, plan.dedup.ttlSeconds),
+        logger: shared.logger.child({ plan: plan.id }),
+      },
+      { maxPerGroup: 5, maxBuffered: 20 },
+    );
+    let maxPaused = 0;
+    const sample = setInterval(() => {
+      void (async () => {
+        const paused = (await shared.metrics.pausedPartitions.get()).values.find((v) => v.labels.group === plan.groups.sequencer)?.value ?? 0;
+        maxPaused = Math.max(maxPaused, paused);
+      })();
+    }, 20);
+    try {
+      // seq 1 of each key never comes: everything else waits behind it until holdMs.
+      const keys = ['a', 'b', 'c'];
+      await produceOutcomes(shared.kafka, plan, keys.flatMap((k) => Array.from({ length: 60 }, (_, i) => outcome(plan, k, i + 2))));
+      await sequencer.start();
+      expect(await eventually(() => output.records.length >= keys.length * 60, 90_000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      const expected = keys.flatMap((k) => Array.from({ length: 60 }, (_, i) => `${k}-${i + 2}`));
+      expect(checkSequenced(output.records, expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+      expect(maxPaused).toBeGreaterThan(0); // the buffer filled and consumption paused until the gaps were skipped
+      expect(await metricValue(pipeline, 'flowyard_sequencer_gaps_skipped_total')).toBeGreaterThanOrEqual(keys.length);
+    } finally {
+      clearInterval(sample);
+      await sequencer.stop();
+    }
   });
 });
