@@ -3,7 +3,8 @@
  * every series of the catalogue with `topology`/`plan` (and `destination`) labels, and its
  * values match what the run did: events in, copies routed, writes by outcome, retries and
  * calls of a flaky destination, dead letters by class, router dedup hits, end-to-end latency
- * and branch spread per completed event, and consumer lag that counts a backlog and drains.
+ * and branch spread per completed event, sequencer gauges at rest, and consumer lag that
+ * counts a backlog and drains.
  */
 import { startOpsServer, type OpsServer } from '../../../src/observability/http-server.js';
 import { LagCollector, lagTargets } from '../../../src/observability/lag.js';
@@ -53,6 +54,7 @@ destinations:
   - { name: a, sink: { type: kafka, topic: '{name}.a' }, ${retry}, ${breaker} }
   - { name: b, sink: { type: kafka, topic: '{name}.b' }, ${retry}, ${breaker} }
   - { name: c, sink: { type: kafka, topic: '{name}.c' }, ${retry}, ${breaker}, ordering: none }
+ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }
 `);
   const { plan, shared } = pipeline;
   let ops: OpsServer | undefined;
@@ -82,7 +84,7 @@ destinations:
     expect(routerLag.every((s) => s.labels.topic === plan.source.topics[0])).toBe(true);
     expect(total(routerLag, 'flowyard_consumer_lag')).toBe(produced);
 
-    await pipeline.start(['router', 'worker', 'tracker']);
+    await pipeline.start(['router', 'worker', 'tracker', 'sequencer']);
     expect(await eventually(() => pipeline.outcomes.length === eventIds.length && pipeline.deadLetters.length === invalid.length + doomed.size, 120_000, 200)).toBe(true);
     // The tracker observes latency and spread right after its verdicts; the workers' gauges settle after their last write.
     expect(await eventually(async () => total(await scrape(), 'flowyard_end_to_end_latency_seconds_count', labels) === eventIds.length - doomed.size, 30_000)).toBe(true);
@@ -152,7 +154,12 @@ destinations:
 
     // Lag: every group of the plan, per partition of what it consumes, drained to 0.
     const groups = new Set(series(samples, 'flowyard_consumer_lag', labels).map((s) => s.labels.group));
-    expect([...groups].sort()).toEqual(plan.roles.filter((r) => r.role !== 'sequencer').map((r) => r.group).sort());
+    expect([...groups].sort()).toEqual(plan.roles.map((r) => r.group).sort());
+
+    // Sequencer: every verdict arrived in order within holdMs, so nothing is held, skipped or late.
+    expect(series(samples, 'flowyard_sequencer_buffered_events', labels).map((s) => s.value)).toEqual([0]);
+    expect(of('flowyard_sequencer_gaps_skipped_total')).toBe(0);
+    expect(of('flowyard_sequencer_late_events_total')).toBe(0);
 
     // Every flowyard series carries topology and plan, and no label value is an event id or key.
     const ids = new Set([...eventIds, ...records.map((r) => String(r.key))]);
@@ -160,7 +167,7 @@ destinations:
     expect(own.filter((s) => s.labels.topology !== plan.name || s.labels.plan !== plan.id)).toEqual([]);
     expect(own.filter((s) => Object.values(s.labels).some((v) => ids.has(v)))).toEqual([]);
 
-    // The series with nothing to count in this run are declared with their labels (sequencer, compensations, budget refusals).
+    // The series with nothing to count in this run are declared with their labels.
     const text = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text();
     for (const name of [
       'flowyard_sequencer_buffered_events',
