@@ -47,6 +47,11 @@ export interface Env {
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const PEM = {
+  ca: /-----BEGIN CERTIFICATE-----/,
+  cert: /-----BEGIN CERTIFICATE-----/,
+  key: /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+} as const;
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;
 
 type Vars = Readonly<Record<string, string | undefined>>;
@@ -154,8 +159,13 @@ class EnvReader {
       this.problems.push(`${name} and ${name}_FILE are both set: set only one`);
       return undefined;
     }
-    if (file !== undefined) return this.readFile(`${name}_FILE`, file)?.trimEnd();
-    return direct;
+    if (file === undefined) return direct;
+    const content = this.readFile(`${name}_FILE`, file)?.trimEnd();
+    if (content === '') {
+      this.problems.push(`${name}_FILE=${JSON.stringify(file)}: the file is empty`);
+      return undefined;
+    }
+    return content;
   }
 
   private readFile(name: string, path: string): string | undefined {
@@ -172,21 +182,28 @@ class EnvReader {
     const mechanism = this.oneOf<KafkaSasl['mechanism']>('KAFKA_SASL_MECHANISM', undefined, SASL_MECHANISMS);
     const username = this.raw('KAFKA_SASL_USERNAME');
     const password = this.secret('KAFKA_SASL_PASSWORD');
+    // Set but unusable (unknown mechanism, unreadable or doubly set password) is already reported.
+    const mechanismSet = this.raw('KAFKA_SASL_MECHANISM') !== undefined;
+    const passwordSet = this.raw('KAFKA_SASL_PASSWORD') !== undefined || this.raw('KAFKA_SASL_PASSWORD_FILE') !== undefined;
     if (mechanism === undefined) {
-      if (username !== undefined || password !== undefined) {
+      if (!mechanismSet && (username !== undefined || passwordSet)) {
         this.problems.push(`KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SASL_MECHANISM is not: set it to one of ${SASL_MECHANISMS.join(', ')}`);
       }
       return undefined;
     }
     if (username === undefined) this.problems.push(`KAFKA_SASL_USERNAME: required when KAFKA_SASL_MECHANISM=${mechanism}`);
-    if (password === undefined) this.problems.push(`KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE): required when KAFKA_SASL_MECHANISM=${mechanism}`);
+    if (!passwordSet) this.problems.push(`KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE): required when KAFKA_SASL_MECHANISM=${mechanism}`);
     if (username === undefined || password === undefined) return undefined;
     return { mechanism, username, password };
   }
 
   /** TLS for PREFIX (KAFKA or REDIS): PREFIX_TLS=true plus optional CA / client cert files. */
   tls(prefix: string, impliedOn = false): TlsFiles | undefined {
-    const enabled = this.boolean(`${prefix}_TLS`) ?? impliedOn;
+    const explicit = this.boolean(`${prefix}_TLS`);
+    if (explicit === false && impliedOn) {
+      this.problems.push(`${prefix}_TLS=false contradicts the rediss:// scheme of ${prefix}_URL: use redis:// for a plain connection or remove ${prefix}_TLS`);
+    }
+    const enabled = explicit ?? impliedOn;
     const files: Record<string, string | undefined> = {};
     for (const [field, suffix] of [['ca', 'CA_FILE'], ['cert', 'CERT_FILE'], ['key', 'KEY_FILE']] as const) {
       const name = `${prefix}_TLS_${suffix}`;
@@ -196,7 +213,13 @@ class EnvReader {
         this.problems.push(`${name} is set but ${prefix}_TLS is not true: set ${prefix}_TLS=true or remove it`);
         continue;
       }
-      files[field] = this.readFile(name, path);
+      const content = this.readFile(name, path);
+      // A readable file that is not PEM would fail only at the first TLS handshake, far from its cause.
+      if (content !== undefined && !PEM[field].test(content)) {
+        this.problems.push(`${name}=${JSON.stringify(path)}: not a PEM ${field === 'key' ? 'private key' : 'certificate'} (expected a -----BEGIN ${field === 'key' ? '... PRIVATE KEY' : 'CERTIFICATE'}----- block)`);
+        continue;
+      }
+      files[field] = content;
     }
     if (enabled && (files.cert === undefined) !== (files.key === undefined)) {
       this.problems.push(`${prefix}_TLS_CERT_FILE and ${prefix}_TLS_KEY_FILE: a client certificate needs both`);

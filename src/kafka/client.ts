@@ -1,5 +1,6 @@
 import kafkajs, { type KafkaConfig, type SASLOptions, type logCreator } from 'kafkajs';
-import type { KafkaConnection } from '../config/env.js';
+import type { KafkaConnection, KafkaSasl } from '../config/env.js';
+import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -32,7 +33,51 @@ export function createKafkaClient(connection: KafkaConnection, logger: Logger, c
     const { mechanism, username, password } = connection.sasl;
     config.sasl = { mechanism, username, password } as SASLOptions;
   }
-  return new Kafka(config);
+  const kafka = new Kafka(config);
+  if (connection.sasl) explainSaslFailures(kafka, connection.brokers, connection.sasl);
+  return kafka;
+}
+
+type Connectable = { connect(): Promise<void> };
+
+/**
+ * A refused SASL login is a configuration mistake, not an outage: `connect()` of every admin,
+ * producer and consumer rethrows it as an InvalidInputError naming the settings (exit 2), so
+ * a user reads which variable to fix instead of a kafkajs stack trace.
+ */
+function explainSaslFailures(kafka: KafkaClient, brokers: readonly string[], sasl: KafkaSasl): void {
+  const wrap = <T extends Connectable>(client: T): T => {
+    const connect = client.connect.bind(client);
+    client.connect = () =>
+      connect().catch((error: unknown) => {
+        throw saslFailure(error, brokers, sasl) ?? error;
+      });
+    return client;
+  };
+  const { admin, producer, consumer } = kafka;
+  kafka.admin = (...args) => wrap(admin.apply(kafka, args));
+  kafka.producer = (...args) => wrap(producer.apply(kafka, args));
+  kafka.consumer = (...args) => wrap(consumer.apply(kafka, args));
+}
+
+/** The InvalidInputError for a SASL refusal, or undefined for any other error. */
+export function saslFailure(error: unknown, brokers: readonly string[], sasl: KafkaSasl): InvalidInputError | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const type = (error as { type?: unknown }).type;
+  const at = `Kafka at ${brokers.join(',')}`;
+  let message: string | undefined;
+  if (error.name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED') {
+    message =
+      `environment: KAFKA_SASL_PASSWORD: ${at} refused SASL ${sasl.mechanism} authentication for KAFKA_SASL_USERNAME=${JSON.stringify(sasl.username)} ` +
+      `(${error.message}); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) and KAFKA_SASL_MECHANISM`;
+  } else if (type === 'UNSUPPORTED_SASL_MECHANISM') {
+    message = `environment: KAFKA_SASL_MECHANISM=${sasl.mechanism}: ${at} does not offer this SASL mechanism (${error.message}); use one its listener enables`;
+  } else if (type === 'ILLEGAL_SASL_STATE') {
+    message =
+      `environment: KAFKA_SASL_MECHANISM=${sasl.mechanism}: ${at} does not take SASL on this listener (${error.message}); ` +
+      'point KAFKA_BROKERS at its SASL listener or unset KAFKA_SASL_MECHANISM';
+  }
+  return message === undefined ? undefined : new InvalidInputError(message, [message]);
 }
 
 /** Routes kafkajs' own logs into pino so there is one JSON log stream. */

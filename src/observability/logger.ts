@@ -19,6 +19,10 @@ export const REDACTED_PATHS = [
   'headers.authorization',
   '*.headers.authorization',
   'authorization',
+  // ioredis errors carry the failed command with its arguments: AUTH/HELLO passwords, written values.
+  'err.command.args',
+  'err.cause.command.args',
+  '*.err.command.args',
 ];
 
 /** The process logger: pino JSON on stdout (or `destination`, for tests). */

@@ -1,21 +1,32 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { RedisConnection } from '../config/env.js';
+import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 export type { Redis } from 'ioredis';
+
+/** Replies meaning the credentials are wrong or missing: retrying cannot fix them. */
+const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i;
 
 /**
  * A Redis connection from the validated environment. Commands issued while Redis is
  * down queue and are retried on reconnect (ioredis default); callers that must not wait
  * forever put their own timeout around them.
+ *
+ * Refused credentials at the first connect end the connection and make `connect()` reject
+ * with an InvalidInputError naming the setting (exit 2), instead of reconnecting forever.
+ * After the first ready they are retried like any other error: a password rotated on the
+ * server side shows in the log and recovers when the Secret catches up.
  */
 export function createRedis(connection: RedisConnection, logger: Logger, name = 'flowyard'): Redis {
+  let authFailure: Error | undefined;
+  let everReady = false;
   const options: RedisOptions = {
     connectionName: name,
     lazyConnect: true,
     maxRetriesPerRequest: null, // keep commands across a Redis restart instead of failing them after 20 tries
     enableAutoPipelining: true, // batches commands issued in the same tick into one round trip
-    retryStrategy: (times) => Math.min(times * 200, 2_000), // ms between reconnects
+    retryStrategy: (times) => (authFailure && !everReady ? null : Math.min(times * 200, 2_000)), // ms between reconnects
     ...(connection.password && { password: connection.password }),
     ...(connection.tls && {
       tls: {
@@ -28,13 +39,38 @@ export function createRedis(connection: RedisConnection, logger: Logger, name = 
   const redis = new Redis(connection.url, options);
   let lastError = '';
   redis.on('error', (error: Error) => {
+    if (!everReady && AUTH_FAILURE.test(error.message)) authFailure = authError(connection, error);
     // ioredis emits the same error on every reconnect attempt; log each distinct one once.
     if (error.message !== lastError) logger.warn({ err: error, component: 'redis' }, 'redis connection error');
     lastError = error.message;
   });
   redis.on('ready', () => {
+    everReady = true;
     if (lastError) logger.info({ component: 'redis' }, 'redis connection restored');
     lastError = '';
   });
+  const connect = redis.connect.bind(redis);
+  redis.connect = async (): Promise<void> => {
+    try {
+      await connect();
+    } catch (error) {
+      // ioredis rejects with "Connection is closed"; the reason came through the error event.
+      throw authFailure ?? error;
+    }
+  };
   return redis;
+}
+
+function authError(connection: RedisConnection, error: Error): InvalidInputError {
+  const url = new URL(connection.url);
+  const where = `${url.hostname}:${url.port || '6379'}`;
+  const reply = error.message.split('\n')[0]!.trim();
+  const [setting, hint] =
+    connection.password !== undefined
+      ? ['REDIS_PASSWORD', 'check REDIS_PASSWORD (or the file REDIS_PASSWORD_FILE names)']
+      : url.password !== ''
+        ? ['REDIS_URL', 'check the password in the URL']
+        : ['REDIS_PASSWORD', 'the server requires a password and none is set: set REDIS_PASSWORD or REDIS_PASSWORD_FILE'];
+  const message = `environment: ${setting}: Redis at ${where} refused authentication (${reply}); ${hint}`;
+  return new InvalidInputError(message, [message]);
 }
