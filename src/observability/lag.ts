@@ -19,9 +19,17 @@ export interface LagTarget {
   readonly topics: readonly string[];
 }
 
-/** The groups of `plan`'s roles that `include` keeps (by default all of them), one target per group. */
+/**
+ * The groups of `plan`'s roles that `include` keeps (by default all of them), one target per
+ * group and plan; a rollout's second plan is reported under its own plan id.
+ */
 export function lagTargets(plan: Plan, include: (role: PlanRole) => boolean = () => true): LagTarget[] {
-  return plan.roles.filter(include).map((role) => ({ topology: plan.name, plan: plan.id, group: role.group, topics: role.consumes }));
+  const own = plan.roles.filter(include).map((role) => ({ topology: plan.name, plan: plan.id, group: role.group, topics: role.consumes }));
+  // Its compensation topics are the first plan's own: only its destination inputs are its own.
+  const ownTopics = new Set(own.flatMap((target) => target.topics));
+  const rolloutWorkers =
+    plan.rollout === undefined ? [] : lagTargets(plan.rollout.plan, (role) => role.role === 'worker' && include(role) && !role.consumes.some((t) => ownTopics.has(t)));
+  return [...own, ...rolloutWorkers];
 }
 
 /** A partition's offsets as the admin client reports them (strings, since they may exceed 2^53). */

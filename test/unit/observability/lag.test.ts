@@ -39,6 +39,16 @@ describe('lagTargets', () => {
     expect(targets.find((t) => t.group === 'shop.b')?.topics).toEqual(['shop.fanout.b']);
   });
 
+  test("a rollout's second plan adds its destination inputs under its own plan id, not its shared compensation topics", () => {
+    const { plan: rolling } = parseTopology(`${text}\nrollout: { to: cascade, percent: 20 }`, 'shop.yaml', {});
+    const second = rolling.rollout!.plan;
+    const targets = lagTargets(rolling);
+    expect(targets.filter((t) => t.plan === second.id)).toEqual([
+      { topology: 'shop', plan: second.id, group: 'shop.a', topics: ['shop.cascade.a'] },
+      { topology: 'shop', plan: second.id, group: 'shop.b', topics: ['shop.cascade.b'] },
+    ]);
+  });
+
   test('only the roles the process runs', () => {
     expect(lagTargets(plan, (role) => role.role === 'worker' && role.destination === 'b').map((t) => t.group)).toEqual(['shop.b']);
   });
