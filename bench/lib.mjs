@@ -44,7 +44,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * real type); the bench processes replace them with a LatencySink (createRoles' override).
  * @param {{name: string, mode: 'fanout'|'cascade', destinations: {name: string, concurrency?: number, ordering?: 'key'|'none'}[]}} spec
  */
-export function topologyYaml({ name, mode, destinations }) {
+export function topologyYaml({ name, mode, destinations, sequencer }) {
   const lines = [
     `name: ${name}`,
     `source: { topic: '${name}.events', format: json, key: customerId, id: eventId }`,
@@ -59,6 +59,7 @@ export function topologyYaml({ name, mode, destinations }) {
     if (d.concurrency !== undefined) lines.push(`    concurrency: ${d.concurrency}`);
     lines.push(`    ordering: ${d.ordering ?? 'key'}`);
   }
+  if (sequencer) lines.push('ordering:', `  sequencer: { output: '${name}.sequenced', holdMs: ${sequencer.holdMs} }`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -9,7 +9,8 @@
  *   passthrough  plain consume -> produce to 3 topics with the same Kafka module, same batches
  *   router       flowyard's Router alone (fan-out to 3 destinations)
  *   worker       one flowyard Worker against a LatencySink
- *   flowyard     router + every worker of a topology, LatencySinks, until told to stop
+ *   flowyard     router + every worker of a topology (+ the job's `roles`, e.g. tracker and
+ *                sequencer), LatencySinks, until told to stop
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -191,9 +192,9 @@ function loopDelay() {
   };
 }
 
-/** Router and every worker, as `flowyard run` would, until the parent says stop. */
-async function flowyard({ yaml, latencies }) {
-  return withRoles({ yaml, roles: ['router', 'worker'], latencies }, async ({ sinks, roundTrips, metrics }) => {
+/** Router and every worker (or the job's `roles`), as `flowyard run` would, until the parent says stop. */
+async function flowyard({ yaml, latencies, roles = ['router', 'worker'] }) {
+  return withRoles({ yaml, roles, latencies }, async ({ sinks, roundTrips, metrics }) => {
     const calibrated = await calibrate(latencies);
     const delay = loopDelay();
     const gauges = sampleWorkerGauges(metrics, 50);

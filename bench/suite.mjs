@@ -7,14 +7,17 @@
  *   2. one worker, 20 ms destination, concurrency 64    vs the same worker at concurrency 1
  *   3. end-to-end p50/p99 at a steady rate, 5/20/50 ms  vs the destinations' own p99 (fan-out: slowest; cascade: sum)
  *   4. peak RSS of the flowyard process under load 3    vs its RSS after start-up
+ *   5. 20 ms destination, 8 hot keys, c=64: `ordering: none` + sequencer   vs `ordering: key`
+ *      (backlog throughput, and p50/p99 to the output at a steady rate both sustain)
  *
  * Every figure is the median of BENCH_RUNS runs (default 3); each run uses topics, groups and
  * Redis keys of its own (random suffix), deleted afterwards. Raw results go to
  * bench/results/<ISO time>.json, a summary to stdout, child logs to bench/results/<ISO time>.log.
  *
- * Knobs (environment): BENCH_RUNS, BENCH_ONLY=router,worker,e2e, BENCH_ROUTER_EVENTS,
+ * Knobs (environment): BENCH_RUNS, BENCH_ONLY=router,worker,e2e,sequencer, BENCH_ROUTER_EVENTS,
  * BENCH_ROUTER_TIMEOUT_MS, BENCH_WORKER_EVENTS, BENCH_E2E_SECONDS, BENCH_E2E_RATE,
- * BENCH_E2E_MODES=fanout,cascade, BENCH_E2E_DRAIN_MS, BENCH_MAX_MESSAGE_BYTES (0 = broker
+ * BENCH_E2E_MODES=fanout,cascade, BENCH_E2E_DRAIN_MS, BENCH_SEQ_BACKLOG, BENCH_SEQ_RATE,
+ * BENCH_SEQ_SECONDS, BENCH_MAX_MESSAGE_BYTES (0 = broker
  * default), BENCH_PROFILE=1 (node --cpu-prof of every measured process into
  * bench/results/profiles/), LOG_LEVEL (children; default warn).
  */
@@ -30,6 +33,7 @@ import { sampleEvents } from '../dist/cli/sample-events.js';
 import { createProducer, produce } from '../dist/kafka/producer.js';
 import { tailTopics } from '../dist/kafka/tail.js';
 import { parseCompletion } from '../dist/runtime/completion.js';
+import { HEADER } from '../dist/runtime/headers.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
@@ -42,7 +46,7 @@ const int = (name, fallback) => (process.env[name] ? Number.parseInt(process.env
 
 const CONFIG = {
   runs: int('BENCH_RUNS', 3),
-  only: new Set((process.env.BENCH_ONLY ?? 'router,worker,e2e').split(',').map((s) => s.trim())),
+  only: new Set((process.env.BENCH_ONLY ?? 'router,worker,e2e,sequencer').split(',').map((s) => s.trim())),
   valueBytes: VALUE_BYTES,
   keys: KEYS,
   partitions: PARTITIONS,
@@ -60,6 +64,20 @@ const CONFIG = {
     concurrency: 128,
     /** After the load, wait this long for the last completions; events still missing count as censored. */
     drainTimeoutMs: int('BENCH_E2E_DRAIN_MS', 10_000),
+  },
+  sequencer: {
+    keys: 8,
+    latencyMs: 20,
+    concurrency: 64,
+    holdMs: 2_000,
+    /** Events queued at once for the throughput figure. */
+    backlog: int('BENCH_SEQ_BACKLOG', 6_000),
+    /** Below what `ordering: key` can do on 8 keys (8 x 1 / 20 ms = 400/s), so both variants keep up. */
+    rate: int('BENCH_SEQ_RATE', 150),
+    seconds: int('BENCH_SEQ_SECONDS', 10),
+    warmupSeconds: 2,
+    drainTimeoutMs: 10_000,
+    backlogTimeoutMs: 120_000,
   },
   targets: { routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
   profile: process.env.BENCH_PROFILE === '1',
@@ -306,6 +324,111 @@ async function e2eRun(shared, mode) {
   }
 }
 
+// ---- 5. ordering none + sequencer vs ordering key on hot keys -------------------------------
+
+/**
+ * One destination of 20 ms at concurrency 64 and 8 hot keys. `key`: ordering key, router and
+ * worker, an event is out when its destination completion is written. `sequencer`: ordering
+ * none, plus tracker and sequencer, an event is out when a read_committed reader of the
+ * sequenced output receives it. First a steady rate both keep up with (latency), then a
+ * backlog produced at once (throughput: backlog / time until the last one is out).
+ */
+async function sequencerRun(shared, variant) {
+  const { keys, latencyMs, concurrency, holdMs, backlog, rate, seconds, warmupSeconds, drainTimeoutMs, backlogTimeoutMs } = CONFIG.sequencer;
+  const sequenced = variant === 'sequencer';
+  const name = uniqueName(`bench-seq-${variant}`);
+  const yaml = topologyYaml({ name, mode: 'fanout', destinations: [{ name: 'hot', concurrency, ordering: sequenced ? 'none' : 'key' }], ...(sequenced && { sequencer: { holdMs } }) });
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const steady = rate * seconds;
+  const total = steady + backlog;
+  const { records } = sampleEvents(plan.source, { count: total, keys, valueBytes: VALUE_BYTES, runId: name });
+  const prefix = `${name}-`;
+  const producedAt = new Float64Array(total);
+  const outAt = new Float64Array(total);
+  const lastIndex = new Map();
+  let out = 0;
+  let repeated = 0;
+  let outOfOrder = 0;
+  const mark = (eventId, key, at) => {
+    if (!eventId?.startsWith(prefix)) return;
+    const i = Number(eventId.slice(prefix.length));
+    if (outAt[i] > 0) {
+      repeated += 1;
+      return;
+    }
+    outAt[i] = at;
+    out += 1;
+    if ((lastIndex.get(key) ?? -1) > i) outOfOrder += 1; // per key the index is the source order
+    lastIndex.set(key, i);
+  };
+  let flowyard;
+  let tail;
+  try {
+    await createBenchTopics(shared.kafka, plan);
+    tail = sequenced
+      ? await tailTopics(shared.kafka, [plan.sequencer.output], (record) => mark(record.headers[HEADER.eventId], record.headers[HEADER.key], Date.now()))
+      : await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
+          const c = parseCompletion(record.value);
+          if (c?.status === 'ok') mark(c.eventId, c.key, c.at);
+        });
+    let ready;
+    const readyNow = new Promise((resolve) => (ready = resolve));
+    const roles = sequenced ? ['router', 'worker', 'tracker', 'sequencer'] : ['router', 'worker'];
+    flowyard = measure('flowyard', { yaml, latencies: { hot: latencyMs }, roles }, (message) => message.type === 'ready' && ready(message), `flowyard-seq-${variant}`);
+    await Promise.race([readyNow, flowyard.result.then(() => ({}))]);
+
+    const producer = await createProducer(shared.kafka);
+    const source = plan.source.topics[0];
+    const t0 = Date.now();
+    let sent = 0;
+    while (sent < steady) {
+      const due = Math.min(steady, Math.floor(((Date.now() - t0) * rate) / 1000) + 1);
+      if (due > sent) {
+        producedAt.fill(Date.now(), sent, due);
+        await produce(producer, source, records.slice(sent, due));
+        sent = due;
+      }
+      await sleep(5);
+    }
+    const steadyDeadline = Date.now() + drainTimeoutMs;
+    while (out < steady && Date.now() < steadyDeadline) await sleep(50);
+    const from = t0 + warmupSeconds * 1000;
+    const measured = [];
+    for (let i = 0; i < steady; i += 1) if (producedAt[i] >= from) measured.push(i);
+    const steadyMissing = measured.filter((i) => outAt[i] === 0).length;
+    const latency = summarize(measured.filter((i) => outAt[i] > 0).map((i) => outAt[i] - producedAt[i]));
+
+    const b0 = Date.now();
+    producedAt.fill(b0, steady, total);
+    for (let i = steady; i < total; i += 2_000) await produce(producer, source, records.slice(i, Math.min(total, i + 2_000)));
+    await producer.disconnect();
+    const backlogDeadline = b0 + backlogTimeoutMs;
+    while (out < total && Date.now() < backlogDeadline) await sleep(50);
+    let lastOut = 0;
+    for (let i = steady; i < total; i += 1) lastOut = Math.max(lastOut, outAt[i]);
+    const backlogOut = outAt.subarray(steady).filter((t) => t > 0).length;
+    await sleep(500); // a repeat would land now
+    flowyard.child.send({ type: 'stop' });
+    const child = await flowyard.result;
+    return {
+      name,
+      variant,
+      load: os.loadavg().map((l) => round(l, 2)),
+      steady: { rate, seconds, events: steady, latency, missing: steadyMissing },
+      backlog: { events: backlog, out: backlogOut, seconds: round((lastOut - b0) / 1000, 2), eventsPerSec: round(backlogOut / ((lastOut - b0) / 1000)) },
+      repeated,
+      outOfOrder,
+      sinks: child.sinks,
+      eventLoopDelayMs: child.eventLoopDelayMs,
+      childCpuSeconds: round(child.cpuSeconds, 2),
+    };
+  } finally {
+    if (flowyard && flowyard.child.exitCode === null) flowyard.child.kill('SIGTERM');
+    await tail?.stop().catch(() => undefined);
+    await cleanup(shared.kafka, shared.redis, name);
+  }
+}
+
 // ---- machine, summary ---------------------------------------------------------------------
 
 function machine() {
@@ -388,6 +511,19 @@ function medians(results) {
     };
     m[mode].met = m[mode].overBaselineMs <= slack && !m[mode].p99Censored;
   }
+  for (const variant of ['key', 'sequencer']) {
+    const r = results.sequencer.filter((x) => x.variant === variant);
+    if (r.length === 0) continue;
+    m[`hotKeys_${variant}`] = {
+      backlogEventsPerSec: round(median(r.map((x) => x.backlog.eventsPerSec))),
+      steadyP50Ms: round(median(r.map((x) => x.steady.latency.p50))),
+      steadyP99Ms: round(median(r.map((x) => x.steady.latency.p99))),
+      repeated: r.reduce((sum, x) => sum + x.repeated, 0),
+      outOfOrder: r.reduce((sum, x) => sum + x.outOfOrder, 0),
+      missing: r.reduce((sum, x) => sum + x.steady.missing + (x.backlog.events - x.backlog.out), 0),
+    };
+  }
+  if (m.hotKeys_key && m.hotKeys_sequencer) m.hotKeysGain = round(m.hotKeys_sequencer.backlogEventsPerSec / m.hotKeys_key.backlogEventsPerSec, 2);
   const rss = results.e2e.map((x) => x.rss.peakHwmMiB);
   if (rss.length > 0) {
     m.rss = { peakMiB: round(median(rss)), maxOfRunsMiB: round(Math.max(...rss)), startupMiB: round(median(results.e2e.map((x) => x.rss.startupMiB))), target: `<= ${targets.peakRssMiB} MiB` };
@@ -417,6 +553,13 @@ function printSummary(m, seconds) {
     say(`${`${mode} p50 / p99 ms (5/20/50 ms sinks)`.padEnd(45)} ${`${ge(e.p50Censored)}${e.p50Ms} / ${ge(e.p99Censored)}${e.p99Ms}`.padEnd(15)} ${String(e.baselineP99Ms).padEnd(8)} ${(mode === 'fanout' ? 'slowest sink p99' : 'sum of sink p99s').padEnd(23)} ${`+${e.overBaselineMs} ms`.padEnd(18)} ${e.target}: ${yes(e.met)}`);
     say(`  (of which produce -> router ingest p50/p99 ${e.routerHopP50Ms}/${e.routerHopP99Ms} ms; router ingest -> last completion ${e.afterRouterP50Ms}/${e.afterRouterP99Ms} ms; sustained ${JSON.stringify(e.sustainedPerSec)}/s)`);
   }
+  for (const variant of ['key', 'sequencer']) {
+    const h = m[`hotKeys_${variant}`];
+    if (!h) continue;
+    const label = variant === 'key' ? 'hot keys, ordering key, events/s' : 'hot keys, none + sequencer, events/s';
+    say(`${label.padEnd(45)} ${String(h.backlogEventsPerSec).padEnd(15)} steady ${CONFIG.sequencer.rate}/s: p50/p99 ${h.steadyP50Ms}/${h.steadyP99Ms} ms; repeated ${h.repeated}, out of order ${h.outOfOrder}, missing ${h.missing}`);
+  }
+  if (m.hotKeysGain !== undefined) say(`  (ordering none + sequencer / ordering key: ${m.hotKeysGain}x)`);
   if (m.rss) say(`peak RSS under load 3, MiB                    ${String(m.rss.peakMiB).padEnd(15)} ${String(m.rss.startupMiB).padEnd(8)} same process idle       max ${m.rss.maxOfRunsMiB}          ${m.rss.target}: ${yes(m.rss.met)}`);
 }
 
@@ -425,7 +568,7 @@ function printSummary(m, seconds) {
 const started = performance.now();
 const env = benchEnv();
 const shared = await createSharedClients(env, benchLogger(env));
-const results = { router: [], worker: [], e2e: [] };
+const results = { router: [], worker: [], e2e: [], sequencer: [] };
 const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
 const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
 let exitCode = 0;
@@ -456,6 +599,17 @@ try {
         say(
           `[run ${run + 1}] ${mode}: p50 ${ge(e.endToEnd.censored?.p50)}${e.endToEnd.p50} ms, p99 ${ge(e.endToEnd.censored?.p99)}${e.endToEnd.p99} ms vs baseline ${e.baselineP99} ms; ` +
             `${e.completeEvents}/${e.events} complete ${CONFIG.e2e.drainTimeoutMs / 1000} s after a load of ${e.achievedRate}/s; sustained ${JSON.stringify(e.sustainedPerSec)}/s; peak RSS ${e.rss.peakHwmMiB} MiB`,
+        );
+      }
+    }
+    if (CONFIG.only.has('sequencer')) {
+      for (const variant of ['key', 'sequencer']) {
+        const h = await sequencerRun(shared, variant);
+        results.sequencer.push(h);
+        save();
+        say(
+          `[run ${run + 1}] hot keys, ${variant === 'key' ? 'ordering key' : 'ordering none + sequencer'}: backlog ${h.backlog.out}/${h.backlog.events} in ${h.backlog.seconds} s = ${h.backlog.eventsPerSec} ev/s; ` +
+            `steady ${h.steady.rate}/s p50/p99 ${h.steady.latency.p50}/${h.steady.latency.p99} ms; repeated ${h.repeated}, out of order ${h.outOfOrder}`,
         );
       }
     }
