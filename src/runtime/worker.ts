@@ -87,6 +87,8 @@ export class Worker implements Role {
   private readonly writeTrace = new WeakMap<WorkItem, string>();
   private readonly commitIntervalMs: number;
   private readonly compensating: boolean;
+  /** When a write to this destination last succeeded (ms since epoch); 0 before the first. */
+  private lastSuccessAt = 0;
   readonly inputTopic: string;
   private readonly group: string;
   /** Done-keys of compensations live apart from the writes they undo. */
@@ -273,8 +275,12 @@ export class Worker implements Role {
   private async attemptUntilDecided(item: WorkItem, event: EventHeaders): Promise<number | undefined> {
     const { metrics, logger } = this.context;
     const payload = await this.decodePayload(item);
+    /** When this event's first failing attempt started. */
+    let failingSince: number | undefined;
+    let held = 0;
     for (let attempt = 1; ; attempt += 1) {
       await this.untilCircuitAllows();
+      const attemptStartedAt = Date.now();
       if (attempt === 1) this.budget.recordAttempt();
       metrics.destinationCalls.inc(this.labels);
       const timer = metrics.writeDuration.startTimer(this.labels);
@@ -286,16 +292,22 @@ export class Worker implements Role {
         this.writeTrace.set(item, traceparent);
         timer();
         this.breaker.recordSuccess();
+        this.lastSuccessAt = Date.now();
         return attempt;
       } catch (error) {
         timer();
         this.breaker.recordFailure(error);
+        failingSince ??= attemptStartedAt;
         const decision = this.policy.decide(error, attempt);
-        if (decision.action === 'give-up' && decision.reason === 'exhausted' && this.breaker.state.name !== 'closed') {
-          // The destination is out, not this event: its attempts ran out while the circuit
-          // opened. Hold it like every other write until a probe gets through, instead of
-          // dead-lettering events for an outage (DESIGN.md §5: an open circuit drops nothing).
-          logger.info({ ...this.logFields(item), attempt }, 'attempts exhausted during an outage; held until the circuit closes');
+        if (decision.action === 'give-up' && decision.reason === 'exhausted' && (this.breaker.state.name !== 'closed' || this.lastSuccessAt < failingSince)) {
+          // The destination is out, not this event: its circuit opened, or nothing was written
+          // there since this event started failing (an outage's first seconds, before enough
+          // failures open the circuit). Hold it, trying again now and then, instead of
+          // dead-lettering events for an outage (DESIGN.md §5: an outage drops nothing). Once
+          // other writes succeed again and this one still fails, it is dead-lettered.
+          held += 1;
+          if (held === 1) logger.info({ err: error, ...this.logFields(item), attempt }, 'attempts exhausted while the destination is out; held until it answers');
+          await sleep(this.infraBackoff.delayMs(Math.min(held, 6)), this.stopping.signal);
           continue;
         }
         if (decision.action === 'give-up') {

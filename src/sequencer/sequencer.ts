@@ -434,7 +434,7 @@ export class Sequencer implements Role {
     if (resume.length > 0) this.consumer.resume([{ topic: this.input, partitions: resume }]);
     for (const p of pause) this.paused.add(p);
     for (const p of resume) this.paused.delete(p);
-    this.context.metrics.pausedPartitions.set({ group: this.groupId }, this.paused.size);
+    this.context.metrics.pausedPartitions.set({ ...this.labels, group: this.groupId }, this.paused.size);
   }
 
   private heldTotal(): number {
