@@ -58,6 +58,8 @@ export interface WorkerOptions {
 const DEFAULT_MAX_BUFFERED_PER_CONCURRENCY = 32;
 const MIN_MAX_BUFFERED = 1_000;
 const DEFAULT_COMMIT_INTERVAL_MS = 100; // ms: bounds re-delivery after a crash to ~0.1 s of work
+/** How often an exhausted write checks whether its destination is out or only this event fails. */
+const DESTINATION_STATE_POLL_MS = 100;
 /** Waits between tries of infrastructure steps (Redis, the hand-on produce) that must not lose the event. */
 const INFRA_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5_000 } as const;
 
@@ -277,7 +279,6 @@ export class Worker implements Role {
     const payload = await this.decodePayload(item);
     /** When this event's first failing attempt started. */
     let failingSince: number | undefined;
-    let held = 0;
     for (let attempt = 1; ; attempt += 1) {
       await this.untilCircuitAllows();
       const attemptStartedAt = Date.now();
@@ -299,16 +300,17 @@ export class Worker implements Role {
         this.breaker.recordFailure(error);
         failingSince ??= attemptStartedAt;
         const decision = this.policy.decide(error, attempt);
-        if (decision.action === 'give-up' && decision.reason === 'exhausted' && (this.breaker.state.name !== 'closed' || this.lastSuccessAt < failingSince)) {
-          // The destination is out, not this event: its circuit opened, or nothing was written
-          // there since this event started failing (an outage's first seconds, before enough
-          // failures open the circuit). Hold it, trying again now and then, instead of
-          // dead-lettering events for an outage (DESIGN.md §5: an outage drops nothing). Once
-          // other writes succeed again and this one still fails, it is dead-lettered.
-          held += 1;
-          if (held === 1) logger.info({ err: error, ...this.logFields(item), attempt }, 'attempts exhausted while the destination is out; held until it answers');
-          await sleep(this.infraBackoff.delayMs(Math.min(held, 6)), this.stopping.signal);
-          continue;
+        if (decision.action === 'give-up' && decision.reason === 'exhausted') {
+          // Nothing written here since this event started failing: maybe the destination is
+          // out and the circuit has not seen enough failures yet (an outage's first seconds).
+          // Wait, without calling, until a write elsewhere succeeds or the circuit decides.
+          if (this.breaker.state.name === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
+          if (this.breaker.state.name !== 'closed') {
+            // The destination is out, not this event: hold it like every other write until a
+            // probe gets through, instead of dead-lettering events for an outage (DESIGN.md §5).
+            logger.info({ err: error, ...this.logFields(item), attempt }, 'attempts exhausted while the destination is out; held until the circuit closes');
+            continue;
+          }
         }
         if (decision.action === 'give-up') {
           logger.warn({ err: decision.error, ...this.logFields(item), attempt, reason: decision.reason }, 'write failed for good; dead-lettering');
@@ -325,6 +327,14 @@ export class Worker implements Role {
           await sleep(this.infraBackoff.delayMs(Math.min(refused, 6)), this.stopping.signal);
         }
       }
+    }
+  }
+
+  /** Resolves once a write succeeded after `since`, the circuit left `closed`, or the breaker's window passed. */
+  private async untilDestinationShowsItsState(since: number): Promise<void> {
+    const deadline = since + this.destination.circuitBreaker.windowMs;
+    while (this.lastSuccessAt < since && this.breaker.state.name === 'closed' && Date.now() < deadline) {
+      await sleep(DESTINATION_STATE_POLL_MS, this.stopping.signal);
     }
   }
 
