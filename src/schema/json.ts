@@ -9,7 +9,7 @@ export function createJsonDecoder(): EventDecoder {
       try {
         payload = JSON.parse(value.toString('utf8'));
       } catch (error) {
-        return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+        return { ok: false, reason: `not JSON: ${withoutInput((error as Error).message)}` };
       }
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
         return { ok: false, reason: `expected a JSON object, got ${Array.isArray(payload) ? 'an array' : payload === null ? 'null' : typeof payload}` };
@@ -18,4 +18,12 @@ export function createJsonDecoder(): EventDecoder {
     },
     async close() {},
   };
+}
+
+/**
+ * V8 quotes the offending token and the start of the input ("Unexpected token 's', "secret..." is
+ * not valid JSON"); the reason is logged, and payload bytes never are. Positions stay.
+ */
+function withoutInput(message: string): string {
+  return message.replace(/^Unexpected token [^]*? is not valid JSON$/, 'Unexpected token: not valid JSON').replace(/^Unexpected token \S+ in JSON/, 'Unexpected token in JSON');
 }
