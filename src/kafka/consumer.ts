@@ -38,6 +38,12 @@ export interface BatchConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /** Called with the partitions this member owns after every rebalance. */
   readonly onAssignment?: (assignment: readonly TopicPartitions[]) => void;
+  /**
+   * Offsets `first`..`last` of a partition were consumed but hold no record for the owner
+   * (transaction markers). An owner committing record by record commits past them through
+   * this, so a drained partition of a transactional topic shows lag 0, not 1.
+   */
+  readonly onSkipped?: (topic: string, partition: number, first: string, last: string) => void;
 }
 
 /**
@@ -72,6 +78,11 @@ export class BatchConsumer {
       options.logger.info({ group: options.groupId, assignment }, 'partitions assigned');
       options.onAssignment?.(assignment);
     });
+    // kafkajs resolves batches that hold only markers itself, without calling eachBatch.
+    this.consumer.on(this.consumer.events.END_BATCH_PROCESS, (event) => {
+      const { topic, partition, batchSize, firstOffset, lastOffset } = event.payload;
+      if (batchSize === 0 && firstOffset !== null && lastOffset !== null) options.onSkipped?.(topic, partition, firstOffset, lastOffset);
+    });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       options.logger.error({ group: options.groupId, err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
     });
@@ -97,6 +108,9 @@ export class BatchConsumer {
     const records = batch.messages.map((m) => toConsumedRecord(batch.topic, batch.partition, m));
     const controls: BatchControls = { heartbeat: () => payload.heartbeat(), isRunning: () => this.running && payload.isRunning() };
     await this.options.handleBatch(records, controls);
+    const lastRecord = records[records.length - 1]!.offset;
+    // A batch that ends in a transaction marker: the marker's offset is past the last record.
+    if (BigInt(batch.lastOffset()) > BigInt(lastRecord)) this.options.onSkipped?.(batch.topic, batch.partition, nextOffset(lastRecord), batch.lastOffset());
     // Advances the fetch position past the batch; what is committed is decided below or by the owner.
     payload.resolveOffset(batch.lastOffset());
     if (this.options.commitMode === 'after-batch') {

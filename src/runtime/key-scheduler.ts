@@ -202,6 +202,20 @@ export class KeyScheduler<R extends SchedulableRecord> {
   }
 
   /**
+   * Offsets `first`..`last` of `partition` were consumed and carry no record (transaction
+   * markers): the commit may move past them once everything before them finished.
+   */
+  skip(partition: number, first: string, last: string): void {
+    let state = this.partitions.get(partition);
+    if (state === undefined) {
+      state = new PartitionState<R>(BigInt(first));
+      this.partitions.set(partition, state);
+    }
+    const position = BigInt(last);
+    if (position > state.highestSeen) state.highestSeen = position;
+  }
+
+  /**
    * Records that the broker accepted a commit. Kept separate from `committable` so a
    * failed commit is offered again by the next `committable` call.
    */

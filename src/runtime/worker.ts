@@ -144,6 +144,7 @@ export class Worker implements Role {
       commitMode: 'manual',
       handleBatch: (records) => this.onBatch(records),
       onAssignment: (assignment) => this.onAssignment(assignment),
+      onSkipped: (topic, partition, first, last) => this.onSkipped(topic, partition, first, last),
     });
     await this.consumer.start();
     this.lifecycle.to('running');
@@ -197,6 +198,13 @@ export class Worker implements Role {
     for (const p of lost) this.pausedForBackpressure.delete(p);
     if (this.circuitPaused) this.consumer?.pause(this.assigned);
     this.updatePausedGauge();
+  }
+
+  private onSkipped(topic: string, partition: number, first: string, last: string): void {
+    // A partition revoked meanwhile belongs to another member now: nothing of it is ours to commit.
+    if (topic !== this.inputTopic || !this.assignedPartitions().includes(partition)) return;
+    this.scheduler.skip(partition, first, last);
+    this.scheduleCommit();
   }
 
   private assignedPartitions(): number[] {

@@ -160,6 +160,26 @@ describe('KeyScheduler commits', () => {
     expect(s.committable(3)).toBe('16');
   });
 
+  it('commits past a trailing transaction marker once the records before it finished', () => {
+    const s = scheduler({ ordering: 'none' });
+    s.enqueue([rec(0, 4, 'a'), rec(0, 5, 'b')]);
+    const [r4, r5] = s.drainRunnable() as [TestRecord, TestRecord];
+    s.skip(0, '6', '6'); // the commit marker after offset 5
+    s.complete(r5);
+    expect(s.committable(0)).toBeUndefined(); // r4 still unfinished: the marker does not jump it
+    s.complete(r4);
+    expect(s.committable(0)).toBe('7');
+  });
+
+  it('a partition whose first fetch holds only a marker commits past it', () => {
+    const s = scheduler();
+    s.skip(2, '9', '9');
+    expect(s.committable(2)).toBe('10');
+    s.markCommitted(2, '10');
+    s.skip(2, '9', '9'); // a repeat changes nothing
+    expect(s.committable(2)).toBeUndefined();
+  });
+
   it('keeps partitions apart', () => {
     const s = scheduler();
     s.enqueue([rec(0, 5, 'a'), rec(1, 7, 'b'), rec(0, 6, 'c')]);
