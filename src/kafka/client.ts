@@ -81,11 +81,29 @@ export function saslFailure(error: unknown, brokers: readonly string[], sasl: Ka
 }
 
 /** Routes kafkajs' own logs into pino so there is one JSON log stream. */
+/**
+ * Broker answers kafkajs logs at error level although they are part of normal operation and
+ * retried at once: a transaction started while the coordinator still writes the previous
+ * one's markers, a group coordinator still loading after a start. They go to debug; if the
+ * retries run out, the caller's own error says so.
+ */
+const ROUTINE_RETRIABLE = [
+  'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+  'The group coordinator is not available',
+  'The coordinator is loading and hence can\'t process requests',
+];
+
+export function kafkaLogLevel(level: number, log: { readonly message: string; readonly error?: unknown }): number {
+  const text = `${log.message} ${typeof log.error === 'string' ? log.error : ''}`;
+  return level <= logLevel.ERROR && ROUTINE_RETRIABLE.some((routine) => text.includes(routine)) ? logLevel.DEBUG : level;
+}
+
 function pinoLogCreator(logger: Logger): logCreator {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
-    ({ level, log }) => {
+    ({ level: reported, log }) => {
       const { message, ...rest } = log;
+      const level = kafkaLogLevel(reported, log);
       if (level <= logLevel.ERROR) child.error(rest, message);
       else if (level === logLevel.WARN) child.warn(rest, message);
       else if (level === logLevel.INFO) child.info(rest, message);
