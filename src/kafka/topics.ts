@@ -51,3 +51,15 @@ export async function ensureTopics(kafka: KafkaClient, specs: readonly TopicSpec
     await admin.disconnect();
   }
 }
+
+/** The topics among `names` the broker does not have. */
+export async function missingTopics(kafka: KafkaClient, names: readonly string[]): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const present = new Set(await admin.listTopics());
+    return names.filter((name) => !present.has(name));
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
+import { missingTopics } from '../../kafka/topics.js';
 import { lagTargets } from '../../observability/lag.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { startTracing } from '../../observability/tracing.js';
@@ -62,6 +63,20 @@ async function prepareChange(next: Plan, running: Plan, selection: RoleSelection
 }
 
 /**
+ * Every topic the plans touch must exist before roles start: kafkajs would otherwise fail
+ * with "This server does not host this topic-partition", naming no topic. `run` does not
+ * create them (in Kubernetes the chart's topics Job does, with the cluster's settings).
+ */
+async function checkTopicsExist(loaded: readonly { plan: Plan }[], files: readonly string[], shared: SharedClients): Promise<void> {
+  const problems: string[] = [];
+  for (const [index, { plan }] of loaded.entries()) {
+    const missing = await missingTopics(shared.kafka, plan.topics.map((t) => t.name));
+    if (missing.length > 0) problems.push(`${files[index]}: topic(s) ${missing.join(', ')} do not exist; create them with \`flowyard topics create ${files[index]}\``);
+  }
+  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), problems);
+}
+
+/**
  * The process should end once `run` returns; when a start or a shutdown failed half-way, a
  * role's client may still hold the event loop open, so end it after a short grace.
  */
@@ -88,6 +103,11 @@ export function register(program: Command): void {
       // Before any role starts, so the first write is traced; a bad OTEL_* value is exit 2 before anything connects.
       const tracing = startTracing(process.env, logger);
       const shared = await createSharedClients(env, logger);
+      await checkTopicsExist(loaded, files, shared).catch(async (error: unknown) => {
+        await closeSharedClients(shared);
+        await tracing?.shutdown();
+        throw error;
+      });
       const readiness = readinessChecks(shared.kafka, shared.redis);
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
       // The lag of the groups this process runs, of whichever plan each host runs now.
