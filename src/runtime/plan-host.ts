@@ -102,7 +102,7 @@ export class PlanHost implements Role {
     const nextTopics = new Set(nextRoles.flatMap((r) => (r.inputTopic === undefined ? [] : [r.inputTopic])));
     const oldRoles = this.roles;
     const keep = oldRoles.filter((r) => r.inputTopic !== undefined && !nextTopics.has(r.inputTopic));
-    // Router first (created first): no new copies in the old plan's shape from here on.
+    // The router stops first (see stopAll): no new copies in the old plan's shape from here on.
     await this.stopAll(oldRoles.filter((r) => !keep.includes(r)));
     this.roles = [];
     try {
@@ -163,13 +163,20 @@ export class PlanHost implements Role {
     for (const role of roles) await role.start();
   }
 
+  /**
+   * The router first, so nothing new reaches the others; then the rest together: each
+   * consumer leaving its group can wait for a rebalance, and one after another those waits
+   * add up to minutes.
+   */
   private async stopAll(roles: readonly Role[]): Promise<void> {
-    for (const role of roles) {
+    const stop = async (role: Role): Promise<void> => {
       try {
         await role.stop();
       } catch (error) {
         this.shared.logger.error({ err: error, role: role.name }, 'stopping a role failed');
       }
-    }
+    };
+    for (const router of roles.filter((r) => r.name === 'router')) await stop(router);
+    await Promise.all(roles.filter((r) => r.name !== 'router').map(stop));
   }
 }

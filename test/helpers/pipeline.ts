@@ -4,6 +4,7 @@
  * per event and check per-key order. Each pipeline gets unique topic and group names.
  */
 import type { Redis } from 'ioredis';
+import type { Logger } from '../../src/observability/logger.js';
 import { createPlanTopics } from '../../src/cli/commands/topics.js';
 import { sampleEvents } from '../../src/cli/sample-events.js';
 import { createProducer, produce } from '../../src/kafka/producer.js';
@@ -69,11 +70,12 @@ export class TestPipeline {
   ) {}
 
   /** `yaml` is a topology body without `name`; `{name}` in it is replaced by the unique name. */
-  static async create(yaml: string, envOverrides: Record<string, string> = {}): Promise<TestPipeline> {
+  /** `logger` defaults to the quiet test logger; pass one to assert on what the roles log. */
+  static async create(yaml: string, envOverrides: Record<string, string> = {}, logger: Logger = testLogger()): Promise<TestPipeline> {
     const name = uniqueName('it');
     const text = `name: ${name}\n${yaml.replaceAll('{name}', name)}`;
     const { plan } = parseTopology(text, `${name}.yaml`, {});
-    const shared = await createSharedClients(testEnv(envOverrides), testLogger());
+    const shared = await createSharedClients(testEnv(envOverrides), logger);
     await createPlanTopics(plan, shared.kafka);
     const pipeline = new TestPipeline(plan, shared, name, text);
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {

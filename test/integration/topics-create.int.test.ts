@@ -104,6 +104,7 @@ test('creates every plan topic, then finds them (idempotent), recreates a delete
     ].join('\n'),
   );
   const expected = [
+    `${name}.compensate.ledger`,
     `${name}.completions`,
     `${name}.dlq`,
     `${name}.events`,
@@ -186,10 +187,10 @@ test("the user's own topics (source, sink, compensation) are used with whatever 
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   expect(reported(result.stdout, 'exists')).toEqual(userTopics);
-  expect(reported(result.stdout, 'created')).toEqual([`${name}.cascade.ledger`, `${name}.completions`, `${name}.dlq`]);
+  expect(reported(result.stdout, 'created')).toEqual([`${name}.cascade.ledger`, `${name}.compensate.ledger`, `${name}.completions`, `${name}.dlq`]);
   expect(await partitionCounts(userTopics)).toEqual(Object.fromEntries(userTopics.map((t) => [t, 1])));
 
-  await admin.deleteTopics({ topics: [...userTopics, `${name}.cascade.ledger`, `${name}.completions`, `${name}.dlq`], timeout: 30_000 });
+  await admin.deleteTopics({ topics: [...userTopics, `${name}.cascade.ledger`, `${name}.compensate.ledger`, `${name}.completions`, `${name}.dlq`], timeout: 30_000 });
 });
 
 test('run before topics create exits 2 naming the missing topics and the command that creates them', async () => {

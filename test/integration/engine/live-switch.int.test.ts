@@ -5,6 +5,7 @@
  * and a key never has events in flight in two plans at once.
  */
 import { createPlanTopics } from '../../../src/cli/commands/topics.js';
+import { createLogger } from '../../../src/observability/logger.js';
 import { keyBucket, BUCKETS } from '../../../src/runtime/routing.js';
 import type { Plan } from '../../../src/topology/plan.js';
 import { eventually } from '../../helpers/servers.js';
@@ -56,11 +57,19 @@ function keysInTwoPlansAtOnce(pipeline: TestPipeline): string[] {
 }
 
 async function finishedAll(pipeline: TestPipeline, count: number): Promise<boolean> {
-  return eventually(() => DESTINATIONS.every((d) => pipeline.finished(d) === count) && new Set(pipeline.outcomes.map((o) => o.eventId)).size === count, 180_000, 250);
+  const done = await eventually(() => DESTINATIONS.every((d) => pipeline.finished(d) === count) && new Set(pipeline.outcomes.map((o) => o.eventId)).size === count, 120_000, 250);
+  if (!done) {
+    // What is missing where, so a failure says which step stalled.
+    const progress = Object.fromEntries([...DESTINATIONS.map((d) => [d, pipeline.finished(d)]), ['verdicts', new Set(pipeline.outcomes.map((o) => o.eventId)).size]]);
+    console.error(`not finished after 120 s, of ${count}: ${JSON.stringify(progress)}`);
+  }
+  return done;
 }
 
 test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps every key in order, loses and doubles nothing', async () => {
-  const pipeline = await TestPipeline.create(topology('cascade'));
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const pipeline = await TestPipeline.create(topology('cascade'), {}, logger);
   const host = pipeline.host([...ROLES], { drainPollMs: 200 });
   try {
     const cascade = pipeline.plan;
@@ -76,6 +85,14 @@ test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps ever
     for (const d of DESTINATIONS) expect(checkExactlyOnceInOrder(await pipeline.written(d), eventIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
     const plans = new Set(pipeline.completions.map((c) => c.plan));
     expect(plans).toEqual(new Set([cascade.id, fanout.id]));
+    // The log shows both hand-overs with both plan ids, and each old plan drained before its workers stopped.
+    const switched = logs.filter((l) => l.msg === 'plan switched: the new plan runs').map((l) => [l.from, l.to]);
+    expect(switched).toEqual([
+      [cascade.id, fanout.id],
+      [fanout.id, cascade.id],
+    ]);
+    const drained = () => logs.filter((l) => l.msg === 'old plan drained: no key in flight; its workers stop').flatMap((l) => l.drained as string[]);
+    expect(await eventually(() => drained().includes(cascade.id) && drained().includes(fanout.id), 10_000)).toBe(true);
     expect(keysInTwoPlansAtOnce(pipeline)).toEqual([]);
     expect(pipeline.deadLetters).toEqual([]);
   } finally {
