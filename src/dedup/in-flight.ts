@@ -12,6 +12,7 @@
  * keys expire after the dedup TTL, which bounds what an event that is never decided holds.
  */
 import type { Redis } from 'ioredis';
+import { topologyKeyPrefix } from './keys.js';
 
 const ADD = `
 local prefix = ARGV[1]
@@ -53,7 +54,7 @@ export class InFlightKeys {
     topologyName: string,
     private readonly ttlSeconds: number,
   ) {
-    this.prefix = `fy:{${topologyName}}`;
+    this.prefix = topologyKeyPrefix(topologyName);
   }
 
   async add(planId: string, events: readonly KeyedEvent[]): Promise<void> {

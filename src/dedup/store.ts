@@ -17,6 +17,7 @@
  *   event id for that window (DESIGN.md §5). A crash after `done` only skips the write.
  */
 import type { Redis } from 'ioredis';
+import { topologyKeyPrefix } from './keys.js';
 
 /** Lua: for each (eventId, key) pair, return the event's seq, assigning the next one of its group once. */
 const ASSIGN_SEQ = `
@@ -43,8 +44,7 @@ export class DedupStore {
     topologyName: string,
     private readonly ttlSeconds: number,
   ) {
-    // Braces make a Redis Cluster hash tag: one topology's keys live on one slot, so the Lua script may touch them all.
-    this.prefix = `fy:{${topologyName}}`;
+    this.prefix = topologyKeyPrefix(topologyName);
   }
 
   /** Event ids among `eventIds` that were already routed (one round trip). */

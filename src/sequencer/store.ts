@@ -19,6 +19,7 @@
 import type { Redis } from 'ioredis';
 import type { GroupSnapshot } from './buffer.js';
 import { chooseSnapshot, encodeSnapshot, type StoredGroup } from './progress.js';
+import { topologyKeyPrefix } from '../dedup/keys.js';
 
 /** KEYS: group hashes; ARGV: ttl, token, marker prefix, then one encoded snapshot per key. */
 const WRITE_SNAPSHOTS = `
@@ -48,8 +49,7 @@ export class SequencerStore {
     topologyName: string,
     private readonly ttlSeconds: number,
   ) {
-    // The hash tag keeps one topology's keys on one Redis Cluster slot, so the script may touch them all.
-    this.prefix = `fy:{${topologyName}}:sequencer`;
+    this.prefix = `${topologyKeyPrefix(topologyName)}:sequencer`;
   }
 
   /** Each group's snapshot as of the last committed flush (two round trips). */

@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import type { Completion } from '../runtime/completion.js';
 import type { EventState, Status } from './decide.js';
+import { topologyKeyPrefix } from '../dedup/keys.js';
 
 export interface TrackedEvent extends EventState {
   /** When each destination reported its write, ms since epoch. */
@@ -36,8 +37,7 @@ export class TrackerStateStore {
     topologyName: string,
     private readonly ttlSeconds: number,
   ) {
-    // Same hash tag as the dedup store: one topology's keys on one Redis Cluster slot.
-    this.prefix = `fy:{${topologyName}}:track:`;
+    this.prefix = `${topologyKeyPrefix(topologyName)}:track:`;
   }
 
   /** Records the outcomes in `completions` (in order) and returns each touched event's state afterwards. */
