@@ -122,10 +122,8 @@ export class Router implements Role {
     const routed = await dedup.routed(candidates.map((c) => c.eventId));
     const fresh = candidates.filter((c) => !routed.has(c.eventId));
     duplicates += candidates.length - fresh.length;
-    const seqs = await dedup.assignSeqs(fresh);
-    const chosen = await this.choosePlans(fresh);
-    // Before the copies exist: the tracker may decide an event as soon as they do.
-    for (const target of new Set(chosen)) await this.inFlight.add(target.id, fresh.filter((_, i) => chosen[i] === target));
+    // Seqs and in-flight marks are independent: one round trip for both.
+    const [seqs, chosen] = await Promise.all([dedup.assignSeqs(fresh), this.markInFlight(fresh)]);
 
     const copies = new Map<string, OutgoingRecord[]>();
     const ingestedAt = Date.now();
@@ -158,6 +156,13 @@ export class Router implements Role {
         if (destination.releasedBy === 'router') metrics.eventsRouted.inc({ topology: plan.name, plan: target.id, destination: destination.name }, count);
       }
     }
+  }
+
+  /** Chooses each event's plan and marks it in flight there, before the copies exist: the tracker may decide an event as soon as they do. */
+  private async markInFlight(events: readonly Routable[]): Promise<Plan[]> {
+    const chosen = await this.choosePlans(events);
+    await Promise.all([...new Set(chosen)].map((target) => this.inFlight.add(target.id, events.filter((_, i) => chosen[i] === target))));
+    return chosen;
   }
 
   /** Each event's plan: its key's target unless the key is still busy in another live plan. */
