@@ -193,7 +193,7 @@ test("the user's own topics (source, sink, compensation) are used with whatever 
   await admin.deleteTopics({ topics: [...userTopics, `${name}.cascade.ledger`, `${name}.compensate.ledger`, `${name}.completions`, `${name}.dlq`], timeout: 30_000 });
 });
 
-test('run before topics create exits 2 naming the missing topics and the command that creates them', async () => {
+test('run before topics create exits 1 naming the missing topics and the command that creates them', async () => {
   const name = uniqueName('it');
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -201,8 +201,8 @@ test('run before topics create exits 2 naming the missing topics and the command
     [`name: ${name}`, `source: { topic: ${name}.events, key: customerId, id: eventId }`, 'mode: fanout', 'destinations:', `  - { name: ledger, sink: { type: kafka, topic: ${name}.out } }`, ''].join('\n'),
   );
   const { code, stderr } = await flowyard('run', file, '--roles', 'worker');
-  expect(code).toBe(2);
-  expect(stderr).toContain(`${file}: topic(s) ${name}.completions, ${name}.dlq, ${name}.events, ${name}.fanout.ledger, ${name}.out do not exist`);
+  expect(code).toBe(1);
+  expect(stderr).toContain(`flowyard: ${file}: topic(s) ${name}.completions, ${name}.dlq, ${name}.events, ${name}.fanout.ledger, ${name}.out do not exist`);
   expect(stderr).toContain(`flowyard topics create ${file}`);
   expect(stderr).not.toContain('does not host this topic-partition');
 });

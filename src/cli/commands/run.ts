@@ -73,7 +73,8 @@ async function checkTopicsExist(loaded: readonly { plan: Plan }[], files: readon
     const missing = await missingTopics(shared.kafka, plan.topics.map((t) => t.name));
     if (missing.length > 0) problems.push(`${files[index]}: topic(s) ${missing.join(', ')} do not exist; create them with \`flowyard topics create ${files[index]}\``);
   }
-  if (problems.length > 0) throw new InvalidInputError(problems.join('; '), problems);
+  // The cluster's state, not the input: a runtime failure (exit 1), with the fix in the message.
+  if (problems.length > 0) throw new Error(problems.join('; '));
 }
 
 /**
