@@ -24,9 +24,6 @@ export interface RoleSelection {
   readonly destinations?: ReadonlySet<string>;
 }
 
-/** Roles this build can run. */
-const IMPLEMENTED: ReadonlySet<RoleName> = new Set(['router', 'worker', 'tracker', 'sequencer']);
-
 export interface RoleOverrides {
   /** Builds sinks instead of the registered factories: tests and benchmarks plug in their own destinations. */
   readonly createSink?: SinkFactory;
@@ -64,10 +61,6 @@ export async function createRoles(
   const context = contextOf(plan);
   const decoderOptions = shared.env.schemaRegistryUrl ? { schemaRegistryUrl: shared.env.schemaRegistryUrl } : {};
   const roles: Role[] = [];
-  const planned = new Set(plan.roles.map((r) => r.role));
-  for (const role of selection.roles) {
-    if (planned.has(role) && !IMPLEMENTED.has(role)) context.logger.warn({ role }, `the ${role} role is not implemented in this version; not started`);
-  }
   if (selection.roles.has('router')) roles.push(new Router(context, await createDecoder(plan.source, decoderOptions), routingOf(plan, handOver.draining)));
   if (selection.roles.has('worker')) {
     // A rollout runs the destinations of both plans; compensation topics are shared by both.
