@@ -6,54 +6,21 @@
  * A runtime failure at start exits 1 and ends the process. `--help` lists every command and
  * `--version` prints the package version.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/main.js';
+import { repo, requireBuild, spawnCli } from '../helpers/cli.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const bin = `${repo}bin/flowyard.js`;
 const topology = 'topologies/orders-fanout.yaml';
 /** Far longer than a refusal takes (~0.3 s); a command that does not end by then hangs. */
 const HANG_MS = 20_000;
 
-/** Every variable the configuration reads; removed from the child's environment so each case sets exactly one. */
-const CONFIG_VARS = /^(KAFKA_|REDIS_|SCHEMA_REGISTRY_URL$|FLOWYARD_|LOG_LEVEL$)/;
+const flowyard = (args: readonly string[], vars: Record<string, string> = {}) => spawnCli(args, vars, HANG_MS);
 
-interface Result {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
-
-/** Runs `node bin/flowyard.js ...args` with only `vars` of the configuration set; kills it after HANG_MS. */
-function flowyard(args: readonly string[], vars: Record<string, string> = {}): Promise<Result> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG_VARS.test(name)));
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: repo, env: { ...env, FLOWYARD_HTTP_PORT: '0', ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), HANG_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
-
-beforeAll(() => {
-  if (!existsSync(`${repo}dist/cli/main.js`)) throw new Error('dist/ is missing: run `npm run -s build` first');
-});
+beforeAll(requireBuild);
 
 describe('a bad environment value exits 2 naming the variable, before anything starts', () => {
   const cases: readonly [string, Record<string, string>, RegExp][] = [

@@ -1,5 +1,5 @@
 /**
- * `flowyard dlq replay` on the real broker and Redis, run in-process through runCli while the
+ * `flowyard dlq replay` on the real broker and Redis, run in-process through the CLI's entry point while the
  * router and workers keep running:
  *
  * - a ledger that refuses some events for good (a 4xx-like permanent error: class `invalid`)
@@ -14,11 +14,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../../src/cli/main.js';
 import { highWatermarks, recordsBetween } from '../../../src/kafka/offsets.js';
 import { SinkError } from '../../../src/sinks/sink.js';
 import { TestPipeline, checkExactlyOnceInOrder } from '../../helpers/pipeline.js';
 import { eventually } from '../../helpers/servers.js';
+import { captureCli } from '../../helpers/cli.js';
 
 const TOPOLOGY = `
 source: { topic: '{name}.events', key: customerId, id: eventId }
@@ -33,24 +33,6 @@ destinations:
     sink: { type: kafka, topic: '{name}.notify' }
     concurrency: 8
 `;
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    if (!/ExperimentalWarning|--trace-warnings/.test(String(chunk))) err.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await runCli(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.stdout;
-    process.stderr.write = write.stderr;
-  }
-}
 
 function summary(stdout: string): string {
   return stdout.trim().split('\n').at(-1)!;
@@ -84,7 +66,7 @@ test('replay after fixing the ledger delivers exactly the missing events, once, 
     const before = await highWatermarks(pipeline.shared.kafka, [ledgerInput]);
 
     // --dry-run: one line per record, nothing written.
-    const dry = await cli('dlq', 'replay', file, '--destination', 'ledger', '--dry-run');
+    const dry = await captureCli('dlq', 'replay', file, '--destination', 'ledger', '--dry-run');
     expect(dry.stderr).toBe('');
     expect(dry.code).toBe(0);
     const wouldReplay = dry.stdout.split('\n').filter((line) => /^would replay\s+\d+\//.test(line));
@@ -94,17 +76,17 @@ test('replay after fixing the ledger delivers exactly the missing events, once, 
     expect(summary(dry.stdout)).toBe(`would replay ${missing.size}, skipped 0 already done, 1 not replayable`);
 
     // --since after the last dead letter: offsetsForTimes starts every partition at its end.
-    const late = await cli('dlq', 'replay', file, '--destination', 'ledger', '--since', sinceAfterAll);
+    const late = await captureCli('dlq', 'replay', file, '--destination', 'ledger', '--since', sinceAfterAll);
     expect(late.code).toBe(0);
     expect(summary(late.stdout)).toBe('replayed 0, skipped 0 already done, 0 not replayable');
     // A duration reaching back before the run selects them all again.
-    expect(summary((await cli('dlq', 'replay', file, '--destination', 'ledger', '--since', '1h', '--dry-run')).stdout)).toBe(
+    expect(summary((await captureCli('dlq', 'replay', file, '--destination', 'ledger', '--since', '1h', '--dry-run')).stdout)).toBe(
       `would replay ${missing.size}, skipped 0 already done, 1 not replayable`,
     );
     expect(recordsBetween(before, await highWatermarks(pipeline.shared.kafka, [ledgerInput]), ledgerInput)).toBe(0);
 
     // --class destination: only the retried-out events go back.
-    const byClass = await cli('dlq', 'replay', file, '--destination', 'ledger', '--class', 'destination');
+    const byClass = await captureCli('dlq', 'replay', file, '--destination', 'ledger', '--class', 'destination');
     expect(byClass.code).toBe(0);
     expect(summary(byClass.stdout)).toBe(`replayed ${flaky.size}, skipped 0 already done, 0 not replayable`);
     const ledgerWrote = async () => new Set((await pipeline.written('ledger')).map((w) => w.eventId));
@@ -115,13 +97,13 @@ test('replay after fixing the ledger delivers exactly the missing events, once, 
     expect([...(await ledgerWrote())].filter((id) => refused.has(id))).toEqual([]);
 
     // Everything else: the retried ones are done now and skipped; the refused ones go back.
-    const rest = await cli('dlq', 'replay', file, '--destination', 'ledger');
+    const rest = await captureCli('dlq', 'replay', file, '--destination', 'ledger');
     expect(rest.code).toBe(0);
     expect(summary(rest.stdout)).toBe(`replayed ${refused.size}, skipped ${flaky.size} already done, 1 not replayable`);
     expect(await eventually(async () => (await pipeline.written('ledger')).length >= eventIds.length, 60_000, 200)).toBe(true);
 
     // A second full replay finds every event done and writes nothing.
-    const again = await cli('dlq', 'replay', file, '--destination', 'ledger');
+    const again = await captureCli('dlq', 'replay', file, '--destination', 'ledger');
     expect(again.code).toBe(0);
     expect(summary(again.stdout)).toBe(`replayed 0, skipped ${missing.size} already done, 1 not replayable`);
 
@@ -133,7 +115,7 @@ test('replay after fixing the ledger delivers exactly the missing events, once, 
     expect(pipeline.deadLetters).toHaveLength(missing.size + 1);
     expect(checkExactlyOnceInOrder(await pipeline.written('notify'), eventIds).duplicated).toEqual([]);
 
-    const unknown = await cli('dlq', 'replay', file, '--destination', 'search');
+    const unknown = await captureCli('dlq', 'replay', file, '--destination', 'search');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^--destination: search not in topology /);
   } finally {

@@ -1,35 +1,16 @@
 /**
  * `flowyard schemas push` and `flowyard schemas check` against the real schema registry
- * (infra/registry.sh), run in-process through runCli: what they print, the exit codes
+ * (infra/registry.sh), run in-process through the CLI's entry point: what they print, the exit codes
  * (0 ok, 2 incompatible or invalid input, 1 registry unreachable), and that the registry's
  * own reasons reach the user. Each test writes a topology on a topic of its own.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../../src/cli/main.js';
 import { RegistryClient } from '../../../src/schema/registry.js';
 import { freePort, uniqueName } from '../../helpers/servers.js';
 import { FIXTURES_DIR, registryUrl } from './helpers.js';
-
-/** Runs the CLI with stdout and stderr captured. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    if (!/ExperimentalWarning|--trace-warnings/.test(String(chunk))) err.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await runCli(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.stdout;
-    process.stderr.write = write.stderr;
-  }
-}
+import { captureCli } from '../../helpers/cli.js';
 
 let dir: string;
 beforeAll(() => {
@@ -70,20 +51,20 @@ test('check before anything is registered, push, then check v2 (compatible) and 
   const { file, topic } = topology();
   const subject = `${topic}-value`;
 
-  const fresh = await run('schemas', 'check', file, ...registry);
+  const fresh = await captureCli('schemas', 'check', file, ...registry);
   expect(fresh).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^compatible ${subject}: nothing registered yet \\(.*schemas/order-event\\.avsc\\)\\n$`)), stderr: '' });
 
-  const pushed = await run('schemas', 'push', file, ...registry);
+  const pushed = await captureCli('schemas', 'push', file, ...registry);
   expect(pushed.code).toBe(0);
   expect(pushed.stdout).toMatch(new RegExp(`^registered ${subject}: schema id \\d+ \\(.*schemas/order-event\\.avsc\\)\\n$`));
   const latest = await new RegistryClient(registryUrl()).latest(subject);
   expect(pushed.stdout).toContain(`schema id ${latest.id} `);
   expect(latest.version).toBe(1);
 
-  const compatible = await run('schemas', 'check', file, ...registry, ...v2);
+  const compatible = await captureCli('schemas', 'check', file, ...registry, ...v2);
   expect(compatible).toEqual({ code: 0, stdout: `compatible ${subject}: ${v2[1]} can follow version 1 (schema id ${latest.id})\n`, stderr: '' });
 
-  const incompatible = await run('schemas', 'check', file, ...registry, ...v3);
+  const incompatible = await captureCli('schemas', 'check', file, ...registry, ...v3);
   expect(incompatible.code).toBe(2);
   expect(incompatible.stdout).toBe('');
   const lines = incompatible.stderr.trimEnd().split('\n');
@@ -97,20 +78,20 @@ test('check before anything is registered, push, then check v2 (compatible) and 
   expect(lines).toHaveLength(2);
 
   // push refuses v3 the same way, and registers nothing
-  const refused = await run('schemas', 'push', file, ...registry, ...v3);
+  const refused = await captureCli('schemas', 'push', file, ...registry, ...v3);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toMatch(new RegExp(`^${subject}: the registry refused ${v3[1]} \\(409\\): .*reader type: STRING not compatible with writer type: LONG`));
   expect((await new RegistryClient(registryUrl()).latest(subject)).version).toBe(1);
 
   // v2 goes in as version 2
-  const pushedV2 = await run('schemas', 'push', file, ...registry, ...v2);
+  const pushedV2 = await captureCli('schemas', 'push', file, ...registry, ...v2);
   expect(pushedV2.code).toBe(0);
   expect((await new RegistryClient(registryUrl()).latest(subject)).version).toBe(2);
 });
 
 test('topic-record-name strategy: the subject is <topic>-<record full name>', async () => {
   const { file, topic } = topology(['  subjectNameStrategy: topic-record-name']);
-  const pushed = await run('schemas', 'push', file, ...registry);
+  const pushed = await captureCli('schemas', 'push', file, ...registry);
   expect(pushed.code).toBe(0);
   expect(pushed.stdout).toMatch(new RegExp(`^registered ${topic}-dev\\.flowyard\\.orders\\.OrderEvent: schema id \\d+ `));
   expect((await new RegistryClient(registryUrl()).latest(`${topic}-dev.flowyard.orders.OrderEvent`)).version).toBe(1);
@@ -121,7 +102,7 @@ test('SCHEMA_REGISTRY_URL is the default registry', async () => {
   const saved = process.env.SCHEMA_REGISTRY_URL;
   process.env.SCHEMA_REGISTRY_URL = registryUrl();
   try {
-    expect(await run('schemas', 'check', file)).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^compatible ${topic}-value: nothing registered yet`)), stderr: '' });
+    expect(await captureCli('schemas', 'check', file)).toEqual({ code: 0, stdout: expect.stringMatching(new RegExp(`^compatible ${topic}-value: nothing registered yet`)), stderr: '' });
   } finally {
     if (saved === undefined) delete process.env.SCHEMA_REGISTRY_URL;
     else process.env.SCHEMA_REGISTRY_URL = saved;
@@ -130,7 +111,7 @@ test('SCHEMA_REGISTRY_URL is the default registry', async () => {
 
 test('invalid input exits 2 with one line per problem', async () => {
   const json = topology([], 'json');
-  expect(await run('schemas', 'push', json.file, ...registry)).toEqual({
+  expect(await captureCli('schemas', 'push', json.file, ...registry)).toEqual({
     code: 2,
     stdout: '',
     stderr: `${json.file}: source format is json; schemas push and check are for avro sources\n`,
@@ -140,12 +121,12 @@ test('invalid input exits 2 with one line per problem', async () => {
   const saved = process.env.SCHEMA_REGISTRY_URL;
   delete process.env.SCHEMA_REGISTRY_URL;
   try {
-    expect(await run('schemas', 'check', file)).toEqual({ code: 2, stdout: '', stderr: 'no schema registry: set SCHEMA_REGISTRY_URL or pass --registry-url\n' });
+    expect(await captureCli('schemas', 'check', file)).toEqual({ code: 2, stdout: '', stderr: 'no schema registry: set SCHEMA_REGISTRY_URL or pass --registry-url\n' });
   } finally {
     if (saved !== undefined) process.env.SCHEMA_REGISTRY_URL = saved;
   }
 
-  expect(await run('schemas', 'check', file, ...registry, '--schemas-dir', dir)).toEqual({
+  expect(await captureCli('schemas', 'check', file, ...registry, '--schemas-dir', dir)).toEqual({
     code: 2,
     stdout: '',
     stderr: `${file}: source schema order-event has no file order-event.avsc in ${dir}; pass --schema-file\n`,
@@ -153,7 +134,7 @@ test('invalid input exits 2 with one line per problem', async () => {
 
   const notAvro = join(dir, 'not-avro.avsc');
   writeFileSync(notAvro, '{"type": "record", "name": "X", "fields": [{"name": "a", "type": "nope"}]}');
-  const invalid = await run('schemas', 'check', file, ...registry, '--schema-file', notAvro);
+  const invalid = await captureCli('schemas', 'check', file, ...registry, '--schema-file', notAvro);
   expect(invalid.code).toBe(2);
   expect(invalid.stderr).toMatch(new RegExp(`^${notAvro}: not a valid Avro record schema: .*nope`));
 });
@@ -161,7 +142,7 @@ test('invalid input exits 2 with one line per problem', async () => {
 test('a registry URL with the wrong path is a failure, never "nothing registered yet"', async () => {
   const { file } = topology();
   const misaddressed = registryUrl().replace(/\/apis\/ccompat\/v7$/, '') + '/not-the-api';
-  const result = await run('schemas', 'check', file, '--registry-url', misaddressed);
+  const result = await captureCli('schemas', 'check', file, '--registry-url', misaddressed);
   expect(result.code).toBe(1);
   expect(result.stdout).toBe('');
   expect(result.stderr).toContain(`registry ${misaddressed} answered 404 to GET /subjects/`);
@@ -170,7 +151,7 @@ test('a registry URL with the wrong path is a failure, never "nothing registered
 test('an unreachable registry is a runtime failure (exit 1), not invalid input', async () => {
   const { file } = topology();
   const url = `http://127.0.0.1:${await freePort()}/apis/ccompat/v7`; // nothing listens there
-  const result = await run('schemas', 'check', file, '--registry-url', url);
+  const result = await captureCli('schemas', 'check', file, '--registry-url', url);
   expect(result.code).toBe(1);
   expect(result.stderr).toContain(`registry ${url} is unreachable`);
   expect(result.stderr).toContain('ECONNREFUSED');

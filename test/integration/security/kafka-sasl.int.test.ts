@@ -14,7 +14,11 @@ import { InvalidInputError } from '../../../src/errors.js';
 import { createKafkaClient } from '../../../src/kafka/client.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { testEnv, uniqueName } from '../../helpers/servers.js';
-import { flowyard, requireBuild } from './cli.js';
+import { requireBuild, spawnCli } from '../../helpers/cli.js';
+
+/** Far longer than a refused login takes (~1 s); a command still running then hangs. */
+const HANG_MS = 30_000;
+const flowyard = (args: readonly string[], vars: Record<string, string>) => spawnCli(args, vars, HANG_MS);
 
 const SASL_PORT = process.env.FLOWYARD_KAFKA_SASL_PORT ?? '9094';
 const SASL_BROKER = `127.0.0.1:${SASL_PORT}`;

@@ -15,7 +15,11 @@ import { InvalidInputError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createRedis } from '../../../src/redis/connection.js';
 import { PrivateRedis, eventually, freePort } from '../../helpers/servers.js';
-import { flowyard, requireBuild } from './cli.js';
+import { requireBuild, spawnCli } from '../../helpers/cli.js';
+
+/** Far longer than a refused login takes (~1 s); a command still running then hangs. */
+const HANG_MS = 30_000;
+const flowyard = (args: readonly string[], vars: Record<string, string>) => spawnCli(args, vars, HANG_MS);
 
 const PASSWORD = 'redis-test-secret-41c9';
 const WRONG = 'not-the-redis-password';

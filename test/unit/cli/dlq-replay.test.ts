@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decideReplay, parseSince, replayRecord, summaryLine } from '../../../src/cli/commands/dlq.js';
-import { runCli } from '../../../src/cli/main.js';
 import { InvalidInputError } from '../../../src/errors.js';
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
 import { parseTopology } from '../../../src/topology/load.js';
+import { captureCli } from '../../helpers/cli.js';
 
 const TOPOLOGY = `name: shop
 source: { topic: shop.events, key: customerId, id: eventId }
@@ -146,24 +146,13 @@ describe('flags a user can get wrong exit 2 naming the flag, before anything con
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function run(...argv: string[]): Promise<{ code: number; stderr: string }> {
-    const err: string[] = [];
-    const write = process.stderr.write;
-    process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
-    try {
-      return { code: await runCli(argv), stderr: err.join('') };
-    } finally {
-      process.stderr.write = write;
-    }
-  }
-
   test.each([
     [['--destination', 'search'], /--destination: search not in topology shop \(it has ledger, notify\)/],
     [['--destination', 'ledger', '--since', 'yesterday'], /--since: "yesterday"/],
     [['--destination', 'ledger', '--class', 'flaky'], /--class <class>.*flaky.*invalid, destination, timeout, circuit-open, late, compensation/s],
     [[], /required option '--destination <name>'/],
   ])('%j', async (flags, message) => {
-    const result = await run('dlq', 'replay', file, ...flags);
+    const result = await captureCli('dlq', 'replay', file, ...flags);
     expect(result.stderr).toMatch(message);
     expect(result.code).toBe(2);
   });

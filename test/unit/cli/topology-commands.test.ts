@@ -1,34 +1,14 @@
 /**
- * `flowyard validate` and `flowyard plan`, run in-process through runCli: what they print
+ * `flowyard validate` and `flowyard plan`, run in-process through the CLI's entry point: what they print
  * on stdout and stderr and the exit code (0 ok, 2 invalid input).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../../../src/cli/main.js';
+import { captureCli } from '../../helpers/cli.js';
 
 const examples = fileURLToPath(new URL('../../../topologies/', import.meta.url));
-
-/** Runs the CLI with stdout and stderr captured. */
-async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = { stdout: process.stdout.write, stderr: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    // Node's one-time warning about --experimental-vm-modules (how jest runs ESM) is not ours.
-    if (!/ExperimentalWarning|--trace-warnings/.test(String(chunk))) err.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await runCli(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = write.stdout;
-    process.stderr.write = write.stderr;
-  }
-}
 
 let dir: string;
 let bad: string;
@@ -44,7 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('flowyard validate', () => {
   test('prints one ok line per valid file and exits 0', async () => {
-    const result = await run('validate', `${examples}orders-fanout.yaml`, `${examples}orders-dag.yaml`);
+    const result = await captureCli('validate', `${examples}orders-fanout.yaml`, `${examples}orders-dag.yaml`);
     expect(result).toEqual({
       code: 0,
       stdout: expect.stringMatching(/^ok orders: fanout, 3 destinations, plan orders@[0-9a-f]{8}\nok orders: dag, 4 destinations, plan orders@[0-9a-f]{8}\n$/),
@@ -54,7 +34,7 @@ describe('flowyard validate', () => {
 
   test('checks every file, prints all problems of the invalid ones and exits 2', async () => {
     const missing = join(dir, 'missing.yaml');
-    const result = await run('validate', bad, `${examples}orders-cascade.yaml`, missing);
+    const result = await captureCli('validate', bad, `${examples}orders-cascade.yaml`, missing);
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/^ok orders: cascade, 3 destinations, plan orders@[0-9a-f]{8}\n$/);
     expect(result.stderr).toBe(
@@ -68,7 +48,7 @@ describe('flowyard validate', () => {
   });
 
   test('needs at least one file', async () => {
-    const result = await run('validate');
+    const result = await captureCli('validate');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("missing required argument 'files'");
   });
@@ -76,14 +56,14 @@ describe('flowyard validate', () => {
 
 describe('flowyard plan', () => {
   test('prints the text form by default', async () => {
-    const result = await run('plan', `${examples}orders-cascade.yaml`);
+    const result = await captureCli('plan', `${examples}orders-cascade.yaml`);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^plan orders@[0-9a-f]{8}\n {2}mode {10}cascade\n/);
     expect(result.stdout).toContain('  ledger -> inventory  via orders.cascade.inventory\n');
   });
 
   test('--format json prints the plan as JSON', async () => {
-    const result = await run('plan', `${examples}orders-dag.yaml`, '--format', 'json');
+    const result = await captureCli('plan', `${examples}orders-dag.yaml`, '--format', 'json');
     expect(result.code).toBe(0);
     const plan = JSON.parse(result.stdout) as { mode: string; edges: { kind: string }[] };
     expect(plan.mode).toBe('dag');
@@ -91,20 +71,20 @@ describe('flowyard plan', () => {
   });
 
   test('--format mermaid draws a flowchart', async () => {
-    const result = await run('plan', `${examples}orders-dag.yaml`, '--format=mermaid');
+    const result = await captureCli('plan', `${examples}orders-dag.yaml`, '--format=mermaid');
     expect(result.code).toBe(0);
     expect(result.stdout.startsWith('flowchart LR\n')).toBe(true);
   });
 
   test('an unknown format exits 2 naming the flag and the choices', async () => {
-    const result = await run('plan', `${examples}orders-dag.yaml`, '--format', 'yaml');
+    const result = await captureCli('plan', `${examples}orders-dag.yaml`, '--format', 'yaml');
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain("option '--format <format>' argument 'yaml' is invalid. Allowed choices are text, json, mermaid.");
   });
 
   test('an invalid topology exits 2 with its problems', async () => {
-    const result = await run('plan', bad);
+    const result = await captureCli('plan', bad);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.split('\n')).toHaveLength(3);
