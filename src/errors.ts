@@ -14,3 +14,12 @@ export class InvalidInputError extends Error {
     this.problems = problems;
   }
 }
+
+/**
+ * A runtime failure flowyard understands, whose message already says what is wrong and how
+ * to fix it (e.g. a topic that does not exist yet). The CLI prints `flowyard: <message>`
+ * without a stack trace and exits 1; unexpected errors keep their stack.
+ */
+export class RuntimeFailure extends Error {
+  override readonly name = 'RuntimeFailure';
+}

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, InvalidInputError } from '../errors.js';
+import { ExitCode, InvalidInputError, RuntimeFailure } from '../errors.js';
 import { packageVersion } from './version.js';
 import { registerCommands } from './commands/index.js';
 
@@ -41,7 +41,7 @@ function exitCodeFor(error: unknown): number {
     for (const problem of error.problems) process.stderr.write(`${problem}\n`);
     return ExitCode.invalidInput;
   }
-  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const message = error instanceof RuntimeFailure ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`flowyard: ${message}\n`);
   return ExitCode.runtimeFailure;
 }

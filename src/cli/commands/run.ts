@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../errors.js';
 import { missingTopics } from '../../kafka/topics.js';
 import { lagTargets } from '../../observability/lag.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
@@ -74,7 +74,7 @@ async function checkTopicsExist(loaded: readonly { plan: Plan }[], files: readon
     if (missing.length > 0) problems.push(`${files[index]}: topic(s) ${missing.join(', ')} do not exist; create them with \`flowyard topics create ${files[index]}\``);
   }
   // The cluster's state, not the input: a runtime failure (exit 1), with the fix in the message.
-  if (problems.length > 0) throw new Error(problems.join('; '));
+  if (problems.length > 0) throw new RuntimeFailure(problems.join('; '));
 }
 
 /**
