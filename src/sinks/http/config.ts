@@ -43,8 +43,8 @@ export const HttpSinkConfigSchema = Type.Object(
     title: 'http sink',
     description:
       'Send each event (the original value bytes) to an HTTP endpoint with `Idempotency-Key: <event id>`. ' +
-      '2xx is done; 409 counts as done (the receiver already has this key); other 4xx except 408/429 go to the dead-letter topic; ' +
-      '5xx, 408, 429 and connection errors are retried, honouring Retry-After. At most `concurrency` keep-alive connections. ' +
+      '2xx is done; any other 4xx except 408/429 (409 included) goes to the dead-letter topic with the status and a body excerpt; ' +
+      '5xx, 408, 429, connection errors and timeouts are retried, waiting at least Retry-After (up to retry.maxDelayMs). At most `concurrency` keep-alive connections. ' +
       'Delivery: at least once; a retry after a lost response repeats the request with the same Idempotency-Key, ' +
       'so the receiver must drop repeats of a key for the write to count once.',
   },

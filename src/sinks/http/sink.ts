@@ -64,12 +64,7 @@ export function createHttpSink(config: SinkConfig, context: SinkContext): Sink {
       }
 
       const outcome = classifyStatus(statusCode);
-      if (outcome === 'done') {
-        if (statusCode === 409) {
-          context.logger.debug({ destination: context.destination, eventId: record.eventId }, 'http 409: the receiver already has this Idempotency-Key; counted as done');
-        }
-        return;
-      }
+      if (outcome === 'done') return;
       const message = `${method} ${url} answered ${describeStatus(statusCode, STATUS_CODES[statusCode], excerpt)}`;
       const retryAfterMs = parseRetryAfter(retryAfter, Date.now());
       throw new SinkError(message, outcome, { ...(retryAfterMs !== undefined && { retryAfterMs }) });

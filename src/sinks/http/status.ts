@@ -7,19 +7,21 @@
 export const BODY_EXCERPT_MAX_CHARS = 200;
 
 /**
- * - `done`: 2xx; and 409, which an idempotent receiver answers when it already has this
- *   Idempotency-Key (a conflict with a request it processed). Retrying cannot change it, and
- *   dead-lettering an event the receiver holds would report a failure that did not happen.
+ * - `done`: 2xx. A receiver that already has this Idempotency-Key answers with the stored
+ *   result of the first request (IETF draft "The Idempotency-Key HTTP Header Field").
  * - `retriable`: 5xx (the receiver's trouble), 408 (it timed out waiting for us),
  *   429 (slow down): another attempt, later, can succeed.
  * - `permanent`: any other 4xx (the request itself is wrong for this receiver), and 1xx/3xx,
  *   which a webhook does not answer to a POST: a redirect means `url` is not the final address.
+ *   409 included: in the Idempotency-Key draft it means the first request with this key is
+ *   still being processed, so counting it done could lose the event if that one fails; the
+ *   dead letter keeps it, and a replay once the receiver is done answers 2xx.
  */
 export type StatusOutcome = 'done' | 'retriable' | 'permanent';
 
 /** What a status code means for the event (see StatusOutcome). */
 export function classifyStatus(status: number): StatusOutcome {
-  if ((status >= 200 && status <= 299) || status === 409) return 'done';
+  if (status >= 200 && status <= 299) return 'done';
   if (status >= 500 || status === 408 || status === 429) return 'retriable';
   return 'permanent';
 }

@@ -135,12 +135,11 @@ describe('http sink', () => {
     expect(receiver.received[0]?.headers['idempotency-key']).toBe(record.eventId);
   });
 
-  test('redelivery: a receiver honouring Idempotency-Key answers 409 the second time; the sink counts it done; one side effect', async () => {
+  test('redelivery: a receiver honouring Idempotency-Key answers a repeated key with its stored result; done each time, one side effect', async () => {
     const effects = new Map<string, Buffer>();
     receiver.respondWith((request, response) => {
       const key = String(request.headers['idempotency-key']);
-      if (effects.has(key)) return reply(409, '{"error":"duplicate idempotency key"}')(request, response);
-      effects.set(key, request.body);
+      if (!effects.has(key)) effects.set(key, request.body);
       reply(201, '{"created":true}')(request, response);
     });
     const sink = await startSink();
@@ -152,8 +151,17 @@ describe('http sink', () => {
     await sink.write(second, noTimeout());
     await sink.write(first, noTimeout());
 
-    expect(receiver.received).toHaveLength(4);
+    expect(receiver.received.map((r) => r.headers['idempotency-key'])).toEqual([first.eventId, first.eventId, second.eventId, first.eventId]);
     expect([...effects.keys()]).toEqual([first.eventId, second.eventId]);
+  });
+
+  test('409 (the first request with this key still in progress) is permanent: counting it done could lose the event', async () => {
+    receiver.respondWith(reply(409, '{"error":"a request with this Idempotency-Key is in progress"}'));
+    const sink = await startSink();
+    const error = (await rejectionOf(sink.write(sinkRecord({}), noTimeout()))) as SinkError;
+    expect(error).toBeInstanceOf(SinkError);
+    expect([error.kind, error.retryAfterMs]).toEqual(['permanent', undefined]);
+    expect(error.message).toContain('409 Conflict: {"error":"a request with this Idempotency-Key is in progress"}');
   });
 
   test('422: permanent, with the status and an excerpt of at most 200 characters of the body', async () => {
