@@ -13,10 +13,11 @@ import { compile } from './planner.js';
 import type { Topology } from './spec.js';
 import type { Plan } from './plan.js';
 
-/** A valid topology (defaults filled in) and its plan. */
+/** A valid topology (defaults filled in), its plan, and the text both came from. */
 export interface LoadedTopology {
   readonly topology: Topology;
   readonly plan: Plan;
+  readonly text: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -47,7 +48,7 @@ export function parseTopology(text: string, fileName: string, env: Env = process
     const count = lines.length === 1 ? '1 problem' : `${lines.length} problems`;
     throw new InvalidInputError(`${fileName}: invalid topology (${count})`, lines);
   }
-  return { topology, plan: compile(topology) };
+  return { topology, plan: compile(topology), text };
 }
 
 function check(text: string, env: Env): { topology?: Topology; problems: LocatedProblem[] } {

@@ -31,6 +31,12 @@ export interface WatchOptions {
   debounceMs?: number;
   /** Also report the file's current content once at start (default: only changes). */
   emitInitial?: boolean;
+  /**
+   * The text the running plan was compiled from. The file is compared with it at once, so a
+   * change written between that read and this watch (a ConfigMap update while the process
+   * started) is reported instead of becoming the baseline.
+   */
+  runningText?: string;
 }
 
 export interface TopologyWatcher {
@@ -116,6 +122,9 @@ export function watchTopology(filePath: string, handlers: WatchHandlers, options
   directoryWatcher.on('error', fail);
   watchFile();
   if (options.emitInitial === true) {
+    enqueue();
+  } else if (options.runningText !== undefined) {
+    lastHash = createHash('sha256').update(options.runningText).digest('hex');
     enqueue();
   } else {
     reading = readFile(filePath, 'utf8').then(

@@ -163,7 +163,7 @@ export function register(program: Command): void {
           },
           onInvalid: (problems) => logger.error({ file, problems, plan: host.plan.id }, 'topology change rejected; the running plan stays'),
           onError: (err) => logger.error({ err, file }, 'watching the topology file failed'),
-        });
+        }, { runningText: loaded[index]!.text });
       });
       const code = await done;
       for (const watcher of watchers) watcher.close();

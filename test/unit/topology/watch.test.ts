@@ -152,6 +152,22 @@ test('emitInitial reports the current content; close() ends the reports', async 
   expect(record.reports).toHaveLength(1);
 });
 
+test('runningText: a change written before the watch started is reported; the same text is not', async () => {
+  const file = join(dir, 'topology.yaml');
+  writeFileSync(file, topology('cascade')); // changed after the running plan's text was read
+  const record = recorder();
+  watcher = watchTopology(file, record.handlers, { env: {}, debounceMs: 50, runningText: topology('fanout') });
+  expect(modeOf(await record.next())).toBe('cascade');
+  watcher.close();
+
+  const same = recorder();
+  watcher = watchTopology(file, same.handlers, { env: {}, debounceMs: 50, runningText: topology('cascade') });
+  await sleep(SETTLE_MS);
+  expect(same.reports).toEqual([]);
+  writeFileSync(file, topology('fanout'));
+  expect(modeOf(await same.next())).toBe('fanout');
+});
+
 test('a deleted file is reported once as unreadable, and its return as a plan', async () => {
   const file = join(dir, 'topology.yaml');
   writeFileSync(file, topology('fanout'));
