@@ -5,7 +5,7 @@
  */
 import { pathText, type PathProblem, type ValuePath } from './document.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
-import { completionsTopic, defaultDlqTopic, destinationInputTopic, RESERVED_DESTINATION_NAMES } from './names.js';
+import { compensationInputTopic, completionsTopic, defaultDlqTopic, destinationInputTopic, RESERVED_DESTINATION_NAMES } from './names.js';
 import { closest } from './suggest.js';
 import type { Mode } from './plan.js';
 
@@ -193,8 +193,9 @@ interface TopicClaim {
 }
 
 /**
- * Every topic has one owner: the source is only read, and each output (derived topics,
- * sink and compensation topics, dead letters, sequencer output) is written by one party.
+ * Every topic has one owner: the source is only read, and each output (derived topics, including
+ * compensation inputs and the rollout plan's inputs, sink and compensation topics, dead letters,
+ * sequencer output) is written by one party.
  */
 function checkTopics(root: Data, destinations: readonly DestinationView[], mode: Mode | undefined): PathProblem[] {
   const claims: TopicClaim[] = [];
@@ -210,15 +211,30 @@ function checkTopics(root: Data, destinations: readonly DestinationView[], mode:
   }
   const name = text(root.name);
   if (name !== undefined) {
-    if (mode !== undefined) {
-      const seen = new Set<string>();
-      for (const destination of destinations) {
-        // A repeated name is reported as such; its input topic would only repeat the news.
-        if (destination.name === undefined || seen.has(destination.name)) continue;
-        seen.add(destination.name);
+    // The rollout's second plan reads its own input topics; a rollout into the own mode is checkRollout's problem.
+    const to = text(record(root.rollout)?.to);
+    const rolloutMode = to !== undefined && to !== mode && MODES.includes(to) ? (to as Mode) : undefined;
+    const seen = new Set<string>();
+    for (const destination of destinations) {
+      // A repeated name is reported as such; its derived topics would only repeat the news.
+      if (destination.name === undefined || seen.has(destination.name)) continue;
+      seen.add(destination.name);
+      if (mode !== undefined) {
         claims.push({
           topic: destinationInputTopic(name, mode, destination.name),
           owner: `the input topic flowyard derives for destination '${destination.name}'`,
+        });
+      }
+      if (rolloutMode !== undefined) {
+        claims.push({
+          topic: destinationInputTopic(name, rolloutMode, destination.name),
+          owner: `the input topic flowyard derives for destination '${destination.name}' in the ${rolloutMode} rollout plan`,
+        });
+      }
+      if (destination.data.compensate !== undefined) {
+        claims.push({
+          topic: compensationInputTopic(name, destination.name),
+          owner: `the compensation input topic flowyard derives for destination '${destination.name}'`,
         });
       }
     }

@@ -404,6 +404,65 @@ const cases: Case[] = [
       "10:39: topic 'orders.ledger' (the compensation topic of destination 'ledger') is already the sink topic of destination 'ledger'; every output needs its own topic",
     ],
   },
+  {
+    name: 'a source topic that is the compensation input flowyard derives',
+    text: file(
+      'name: orders',
+      'source:',
+      '  topic: orders.compensate.ledger',
+      '  key: customerId',
+      '  id: eventId',
+      'mode: fanout',
+      'destinations:',
+      '  - name: ledger',
+      '    sink: { type: kafka, topic: orders.ledger }',
+      '    compensate: { type: kafka, topic: orders.reversals }',
+    ),
+    problems: [
+      "3:10: topic 'orders.compensate.ledger' (the source topic) is also the compensation input topic flowyard derives for destination 'ledger': flowyard would read its own output (a loop); rename the source topic or the topology",
+    ],
+  },
+  {
+    name: 'a source topic that is an input topic of the rollout plan',
+    text: file(
+      'name: orders',
+      'source:',
+      '  topic: orders.cascade.ledger',
+      '  key: customerId',
+      '  id: eventId',
+      'mode: fanout',
+      'destinations:',
+      '  - name: ledger',
+      '    sink: { type: kafka, topic: orders.ledger }',
+      'rollout: { to: cascade, percent: 10 }',
+    ),
+    problems: [
+      "3:10: topic 'orders.cascade.ledger' (the source topic) is also the input topic flowyard derives for destination 'ledger' in the cascade rollout plan: flowyard would read its own output (a loop); rename the source topic or the topology",
+    ],
+  },
+  {
+    name: 'a compensation writing to its own compensation input topic',
+    text: file(...HEAD, 'mode: fanout', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: orders.ledger }', '    compensate: { type: kafka, topic: orders.compensate.ledger }'),
+    problems: [
+      "10:39: topic 'orders.compensate.ledger' (the compensation topic of destination 'ledger') is already the compensation input topic flowyard derives for destination 'ledger'; every output needs its own topic",
+    ],
+  },
+  {
+    name: 'a sink writing an input topic of the rollout plan',
+    text: file(
+      ...HEAD,
+      'mode: cascade',
+      'destinations:',
+      '  - name: ledger',
+      '    sink: { type: kafka, topic: orders.ledger }',
+      '  - name: inventory',
+      '    sink: { type: kafka, topic: orders.fanout.ledger }',
+      'rollout: { to: fanout, percent: 10 }',
+    ),
+    problems: [
+      "11:33: topic 'orders.fanout.ledger' (the sink topic of destination 'inventory') is already the input topic flowyard derives for destination 'ledger' in the fanout rollout plan; every output needs its own topic",
+    ],
+  },
   // --- environment placeholders
   {
     name: 'an unset environment variable',
