@@ -1,7 +1,11 @@
 /**
  * Printable forms of a plan (`flowyard plan --format`): text for people (and golden
  * tests), JSON for tools, Mermaid for diagrams. All deterministic: same plan, same bytes.
+ * No form shows secret material that `${ENV}` placeholders put into sink configs: every
+ * sink `headers` value prints as `***`, and every sink `url` without its password, query
+ * values and fragment (redactUrl). The Plan itself, and so its id, keeps the real values.
  */
+import { REDACTED, redactUrl } from '../sinks/shared.js';
 import type { Plan, PlanDestination, SinkConfig } from './plan.js';
 
 export type PlanFormat = 'text' | 'json' | 'mermaid';
@@ -19,9 +23,36 @@ export function renderPlan(plan: Plan, format: PlanFormat): string {
   }
 }
 
-/** The plan as JSON; key order is fixed by the planner, so equal plans print equal. */
+/** The plan as JSON (secrets masked); key order is fixed by the planner, so equal plans print equal. */
 export function renderJson(plan: Plan): string {
-  return JSON.stringify(plan, null, 2);
+  return JSON.stringify(printablePlan(plan), null, 2);
+}
+
+/** The plan with every sink config (destination, compensation, rollout plan) made printable; same key order. */
+export function printablePlan(plan: Plan): Plan {
+  return {
+    ...plan,
+    destinations: plan.destinations.map((destination) => ({
+      ...destination,
+      sink: printableSink(destination.sink),
+      ...(destination.compensation !== undefined && {
+        compensation: { ...destination.compensation, sink: printableSink(destination.compensation.sink) },
+      }),
+    })),
+    ...(plan.rollout !== undefined && { rollout: { ...plan.rollout, plan: printablePlan(plan.rollout.plan) } }),
+  };
+}
+
+/** A sink config for printing: `headers` values masked, `url` redacted, every other field as it is. */
+export function printableSink(sink: SinkConfig): SinkConfig {
+  const fields = Object.entries(sink).map(([key, value]): [string, unknown] => {
+    if (key === 'url' && typeof value === 'string') return [key, redactUrl(value)];
+    if (key === 'headers' && typeof value === 'object' && value !== null) {
+      return [key, Object.fromEntries(Object.keys(value).map((name) => [name, REDACTED]))];
+    }
+    return [key, value];
+  });
+  return Object.fromEntries(fields) as SinkConfig;
 }
 
 /** A human-readable description: settings, destinations, edges, topics, roles. */
@@ -87,9 +118,9 @@ function describeDestination(destination: PlanDestination): string[] {
   ];
 }
 
-/** `kafka topic=orders.ledger`: the type, then the other fields in their (sorted) plan order. */
+/** `kafka topic=orders.ledger`: the type, then the other fields in their (sorted) plan order; secrets masked. */
 export function describeSink(sink: SinkConfig): string {
-  const fields = Object.entries(sink)
+  const fields = Object.entries(printableSink(sink))
     .filter(([key]) => key !== 'type')
     .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
   return [sink.type, ...fields].join(' ');

@@ -9,6 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import { Pool } from 'undici';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../factory.js';
+import { redactUrl } from '../shared.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import { DEFAULT_CONTENT_TYPE, DEFAULT_HTTP_METHOD, type HttpSinkConfig } from './config.js';
 import { bodyExcerpt, classifyStatus, describeStatus, parseRetryAfter } from './status.js';
@@ -21,7 +22,10 @@ const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 /** Builds the `http` sink of a destination; the pool opens in start(), connections on the first writes. */
 export function createHttpSink(config: SinkConfig, context: SinkContext): Sink {
   const { url, method = DEFAULT_HTTP_METHOD, headers = {} } = config as HttpSinkConfig;
-  const target = new URL(url);
+  // Messages name the endpoint without its secrets (password, query values): they reach
+  // logs, exceptions and the DLQ's fy-error header.
+  const where = redactUrl(url);
+  const target = parseUrl(url);
   const path = `${target.pathname}${target.search}`;
   const fixedHeaders = baseHeaders(headers);
   let pool: Pool | undefined;
@@ -60,12 +64,12 @@ export function createHttpSink(config: SinkConfig, context: SinkContext): Sink {
         // The worker aborts with its TimeoutError; rethrow that, not undici's wrapper, so the
         // DLQ class reads `timeout`.
         if (signal.aborted) throw signal.reason;
-        throw requestError(error, target.origin);
+        throw requestError(error, where);
       }
 
       const outcome = classifyStatus(statusCode);
       if (outcome === 'done') return;
-      const message = `${method} ${url} answered ${describeStatus(statusCode, STATUS_CODES[statusCode], excerpt)}`;
+      const message = `${method} ${where} answered ${describeStatus(statusCode, STATUS_CODES[statusCode], excerpt)}`;
       const retryAfterMs = parseRetryAfter(retryAfter, Date.now());
       throw new SinkError(message, outcome, { ...(retryAfterMs !== undefined && { retryAfterMs }) });
     },
@@ -76,6 +80,15 @@ export function createHttpSink(config: SinkConfig, context: SinkContext): Sink {
       pool = undefined;
     },
   };
+}
+
+/** The endpoint's URL; an invalid one is reported without its text (Node's TypeError would carry it as `input`). */
+function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new Error('the http sink url is not a valid URL');
+  }
 }
 
 /** Configured headers in lower case (HTTP names are case-insensitive), with the default content-type. */
@@ -104,10 +117,10 @@ async function readStart(body: AsyncIterable<Buffer> & { dump(opts?: { limit: nu
  * Everything else (refused, reset, DNS, TLS, a socket closed mid-answer) is the receiver's or
  * the network's state, which changes: retriable.
  */
-function requestError(error: unknown, origin: string): SinkError {
+function requestError(error: unknown, where: string): SinkError {
   const code = (error as { code?: unknown }).code;
   const reason = error instanceof Error ? error.message : String(error);
   const detail = typeof code === 'string' && !reason.includes(code) ? `${code}: ${reason}` : reason;
   const kind = code === 'UND_ERR_INVALID_ARG' ? 'permanent' : 'retriable';
-  return new SinkError(`request to ${origin} failed: ${detail}`, kind, { cause: error });
+  return new SinkError(`request to ${where} failed: ${detail}`, kind, { cause: error });
 }

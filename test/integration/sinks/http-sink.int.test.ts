@@ -2,11 +2,13 @@
  * The http sink against a real node:http server: what arrives (body bytes, Idempotency-Key,
  * traceparent, content-type, configured headers), the status rules (200, 409, 422, 408, 429
  * with Retry-After, 503, a refused connection, a hanging receiver cut off by the signal),
+ * error messages without the URL's password and query values,
  * one side effect per event id with a receiver that honours Idempotency-Key, and a pool
  * that never holds more than `concurrency` connections.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { inspect } from 'node:util';
 import { createHttpSink } from '../../../src/sinks/http/sink.js';
 import { SinkError, type Sink } from '../../../src/sinks/sink.js';
 import { freePort } from '../../helpers/servers.js';
@@ -246,6 +248,34 @@ describe('http sink', () => {
     expect(error).toBeInstanceOf(SinkError);
     expect(error.kind).toBe('retriable');
     expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+
+  describe('error messages (logs, exceptions, the DLQ fy-error header) never carry the URL\'s secrets', () => {
+    const secrets = ['pa55-word', 'qu3ry-t0ken', 'b3arer-t0ken'];
+    const secretUrl = (base: string): string => `${base.replace('http://', 'http://hook-user:pa55-word@')}/v1/hook?token=qu3ry-t0ken&tenant=acme`;
+    const headers = { Authorization: 'Bearer b3arer-t0ken' };
+
+    test('a failing status names the endpoint with password and query values masked, path kept', async () => {
+      receiver.respondWith(reply(422, 'rejected'));
+      const sink = await startSink({ url: secretUrl(origin), headers });
+      const error = (await rejectionOf(sink.write(sinkRecord({}), noTimeout()))) as SinkError;
+      expect(error).toBeInstanceOf(SinkError);
+      expect(receiver.received[0]?.url).toBe('/v1/hook?token=qu3ry-t0ken&tenant=acme');
+      expect(error.message).toBe(`POST ${origin.replace('http://', 'http://hook-user:***@')}/v1/hook?token=***&tenant=*** answered 422 Unprocessable Entity: rejected`);
+      // inspect() shows the stack and the cause too, as a logger serialising the error would.
+      for (const secret of secrets) expect(inspect(error, { depth: 6 })).not.toContain(secret);
+    });
+
+    test('a refused connection names the endpoint with password and query values masked', async () => {
+      const url = secretUrl(`http://127.0.0.1:${await freePort()}`);
+      const sink = createHttpSink({ type: 'http', url, headers }, sinkContext());
+      await sink.start();
+      sinks.push(sink);
+      const error = (await rejectionOf(sink.write(sinkRecord({}), noTimeout()))) as SinkError;
+      expect([error.kind, error.message]).toEqual(['retriable', expect.stringMatching(/^request to http:\/\/hook-user:\*\*\*@127\.0\.0\.1:\d+\/v1\/hook\?token=\*\*\*&tenant=\*\*\* failed: .*ECONNREFUSED/)]);
+      // inspect() shows the stack and the cause too, as a logger serialising the error would.
+      for (const secret of secrets) expect(inspect(error, { depth: 6 })).not.toContain(secret);
+    });
   });
 
   test('an event id that cannot be a header value is permanent', async () => {

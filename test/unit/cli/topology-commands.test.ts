@@ -83,6 +83,38 @@ describe('flowyard plan', () => {
     expect(result.stderr).toContain("option '--format <format>' argument 'yaml' is invalid. Allowed choices are text, json, mermaid.");
   });
 
+  test('secrets from ${ENV} placeholders in sink headers and URLs print as *** in every format', async () => {
+    const file = join(dir, 'secrets.yaml');
+    writeFileSync(
+      file,
+      [
+        'name: orders',
+        'source: { topic: orders.events, key: customerId, id: eventId }',
+        'mode: fanout',
+        'destinations:',
+        '  - name: notify',
+        '    sink:',
+        '      type: http',
+        '      url: "https://hook:${FY_CLI_TEST_PASSWORD}@hooks.example.com/v1/orders?token=${FY_CLI_TEST_TOKEN}"',
+        '      headers: { Authorization: "Bearer ${FY_CLI_TEST_TOKEN}" }',
+        '',
+      ].join('\n'),
+    );
+    process.env.FY_CLI_TEST_PASSWORD = 'cli-pa55word';
+    process.env.FY_CLI_TEST_TOKEN = 'cli-s3cr3t';
+    try {
+      for (const format of ['text', 'json', 'mermaid']) {
+        const result = await captureCli('plan', file, '--format', format);
+        expect([format, result.code, result.stderr]).toEqual([format, 0, '']);
+        expect(result.stdout).toContain('https://hook:***@hooks.example.com/v1/orders?token=***');
+        expect(result.stdout).not.toMatch(/cli-pa55word|cli-s3cr3t/);
+      }
+    } finally {
+      delete process.env.FY_CLI_TEST_PASSWORD;
+      delete process.env.FY_CLI_TEST_TOKEN;
+    }
+  });
+
   test('an invalid topology exits 2 with its problems', async () => {
     const result = await captureCli('plan', bad);
     expect(result.code).toBe(2);
