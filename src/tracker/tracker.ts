@@ -33,7 +33,6 @@ export class Tracker implements Role {
   private readonly inFlight: InFlightKeys;
   /** Every plan whose events may still report, by id: the current one, its rollout plan, plans being drained. */
   private readonly known: ReadonlyMap<string, KnownPlan>;
-  private readonly labels: { topology: string; plan: string };
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
   private output: CoalescingProducer | undefined;
@@ -46,8 +45,8 @@ export class Tracker implements Role {
     this.store = new TrackerStateStore(redis, plan.name, plan.dedup.ttlSeconds);
     this.inFlight = new InFlightKeys(redis, plan.name, plan.dedup.ttlSeconds);
     const all = [plan, ...(plan.rollout ? [plan.rollout.plan] : []), ...plans];
-    this.known = new Map(all.map((p) => [p.id, { plan: p, destinations: new Map(p.destinations.map((d) => [d.name, d])), descendants: descendantsOf(p) }]));
-    this.labels = planLabels(plan);
+    // Metrics carry the plan the event was routed in, so a rollout's two shapes compare side by side.
+    this.known = new Map(all.map((p) => [p.id, { plan: p, labels: planLabels(p), destinations: new Map(p.destinations.map((d) => [d.name, d])), descendants: descendantsOf(p) }]));
   }
 
   /** The plan an event was routed in; an unknown id (a plan from before this process started) is judged by the current plan. */
@@ -152,7 +151,7 @@ export class Tracker implements Role {
       }
     }
     for (const completion of completions) {
-      if (completion.kind === 'compensation') metrics.compensations.inc({ ...this.labels, destination: completion.destination, outcome: completion.status });
+      if (completion.kind === 'compensation') metrics.compensations.inc({ ...this.planOf(completion.plan).labels, destination: completion.destination, outcome: completion.status });
     }
 
     if (output.size > 0) await this.output!.send(output);
@@ -164,9 +163,10 @@ export class Tracker implements Role {
 
   private observeCompleted(report: Completion, state: TrackedEvent, at: number): void {
     const { metrics } = this.context;
-    metrics.endToEndLatency.observe(this.labels, Math.max(0, at - report.ingestedAt) / 1000);
+    const { labels } = this.planOf(report.plan);
+    metrics.endToEndLatency.observe(labels, Math.max(0, at - report.ingestedAt) / 1000);
     const times = [...state.reportedAt.values()];
-    if (times.length > 1) metrics.branchSpread.observe(this.labels, (Math.max(...times) - Math.min(...times)) / 1000);
+    if (times.length > 1) metrics.branchSpread.observe(labels, (Math.max(...times) - Math.min(...times)) / 1000);
   }
 }
 
@@ -178,6 +178,7 @@ function base(report: Completion) {
 
 interface KnownPlan {
   readonly plan: Plan;
+  readonly labels: ReturnType<typeof planLabels>;
   readonly destinations: ReadonlyMap<string, PlanDestination>;
   readonly descendants: ReadonlyMap<string, readonly string[]>;
 }

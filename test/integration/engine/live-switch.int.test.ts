@@ -133,6 +133,18 @@ test('a rollout at 10% then 50% sends that share of keys to the fanout plan, a k
     const expectedOnFanout = (key: string) => keyBucket(key) < 0.5 * BUCKETS;
     const lastPlans = pipeline.completions.filter((c) => lastEvents.has(c.eventId));
     expect(lastPlans.filter((c) => (c.plan === fanoutId) !== expectedOnFanout(c.key))).toEqual([]);
+
+    // The tracker's end-to-end latency counts each completed event under the plan it was routed in.
+    const latency = (await pipeline.shared.registry.getSingleMetric('flowyard_end_to_end_latency_seconds')!.get()).values as readonly {
+      metricName?: string;
+      labels: Record<string, string | number>;
+      value: number;
+    }[];
+    const counted = Object.fromEntries(latency.filter((v) => v.metricName === 'flowyard_end_to_end_latency_seconds_count').map((v) => [v.labels.plan, v.value]));
+    const routedIn = (planId: string) => new Set(pipeline.completions.filter((c) => c.plan === planId).map((c) => c.eventId)).size;
+    const planIds = [...new Set(pipeline.completions.map((c) => c.plan))];
+    expect(planIds).toEqual(expect.arrayContaining([at10.id, at50.id, fanoutId]));
+    expect(counted).toEqual(Object.fromEntries(planIds.map((id) => [id, routedIn(id)])));
   } finally {
     await host.stop();
     await pipeline.close();
