@@ -144,17 +144,30 @@ test('creates every plan topic, then finds them (idempotent), recreates a delete
   expect(reported(third.stdout, 'exists')).toEqual(expected.filter((t) => t !== `${name}.dlq`));
   expect((await partitionCounts([`${name}.dlq`]))[`${name}.dlq`]).toBe(PARTITIONS);
 
-  // 4. A derived topic recreated with fewer partitions: refused, named with both counts, left alone.
+  // 4. A derived topic recreated with fewer partitions: refused, named with both counts, left
+  // alone, and nothing else created (the missing DLQ stays missing until the refusal is fixed).
   const shrunk = `${name}.fanout.notify`;
   await deleteTopic(shrunk);
   await createTopic(shrunk, 1);
+  await deleteTopic(`${name}.dlq`);
   const fourth = await flowyard('topics', 'create', file);
   expect(fourth.code).toBe(2);
   expect(fourth.stdout).toBe('');
   expect(fourth.stderr.trimEnd().split('\n')).toEqual([
-    `topic ${shrunk} has 1 partitions, plan ${planId} needs ${PARTITIONS}: increase it yourself (kafka-topics --alter --partitions ${PARTITIONS}; keys will move partitions) or lower \`partitions\` in the topology`,
+    `topic ${shrunk} has 1 partitions, plan ${planId} needs ${PARTITIONS}: increase it yourself (kafka-topics --alter --partitions ${PARTITIONS}; keys will move partitions) or lower \`partitions\` in the topology; nothing was created`,
   ]);
   expect((await partitionCounts([shrunk]))[shrunk]).toBe(1);
+  expect(await admin.listTopics()).not.toContain(`${name}.dlq`);
+
+  // 5. Fixed by hand: the missing topic is created with the replication factor asked for.
+  await deleteTopic(shrunk);
+  const fifth = await flowyard('topics', 'create', file, '--replication-factor', '1');
+  expect(fifth.code).toBe(0);
+  expect(reported(fifth.stdout, 'created')).toEqual([`${name}.dlq`, shrunk]);
+  const described = await admin.fetchTopicMetadata({ topics: [shrunk] });
+  expect(described.topics[0]!.partitions.map((p) => p.replicas.length)).toEqual(Array.from({ length: PARTITIONS }, () => 1));
+  const badFactor = await flowyard('topics', 'create', file, '--replication-factor', 'three');
+  expect([badFactor.code, badFactor.stderr.trim()]).toEqual([2, '--replication-factor: "three" is not a positive integer']);
 
   await admin.deleteTopics({ topics: expected, timeout: 30_000 });
 });

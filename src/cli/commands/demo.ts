@@ -14,7 +14,7 @@ import { renderText } from '../../topology/render.js';
 import { demoDestinations, type DemoEvent, type ReadBack } from '../demo-destinations.js';
 import { sampleEvents } from '../sample-events.js';
 import { createPlanTopics } from './topics.js';
-import { positiveInteger } from './produce.js';
+import { positiveInteger } from '../option-parsers.js';
 
 /** The value the demo adds on purpose to show that bad input goes to the DLQ, not down the pipeline. */
 const BAD_EVENT = '{"customerId": "customer-0", "note": "no eventId: this one goes to the dead-letter topic"';

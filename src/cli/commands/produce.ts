@@ -5,14 +5,8 @@ import { createKafkaClient } from '../../kafka/client.js';
 import { createProducer, produce } from '../../kafka/producer.js';
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
+import { positiveInteger } from '../option-parsers.js';
 import { sampleEvents } from '../sample-events.js';
-
-export function positiveInteger(flag: string): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidInputError(`${flag}: ${JSON.stringify(value)} is not a positive integer`);
-    return Number(value);
-  };
-}
 
 export function register(program: Command): void {
   program

@@ -5,32 +5,39 @@ import { createKafkaClient } from '../../kafka/client.js';
 import { ensureTopics, type EnsureTopicsResult } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
+import { positiveInteger } from '../option-parsers.js';
 import type { Plan } from '../../topology/plan.js';
 
 /**
  * Creates every topic the plan needs that does not exist: derived topics, sink and
- * compensation topics, and a missing source topic (with the plan's partition count).
- * Refuses (exit 2) when an existing derived topic has fewer partitions than the plan needs:
- * adding partitions would move keys and break per-key order, so that stays a human decision.
+ * compensation topics, and a missing source topic (with the plan's partition count), with
+ * `replicationFactor` or else the broker's default.
+ * Refuses (exit 2), before creating anything, when an existing derived topic has fewer
+ * partitions than the plan needs: adding partitions would move keys and break per-key order,
+ * so that stays a human decision.
  */
-export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof createKafkaClient>): Promise<EnsureTopicsResult> {
-  const result = await ensureTopics(
+export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof createKafkaClient>, replicationFactor?: number): Promise<EnsureTopicsResult> {
+  return ensureTopics(
     kafka,
-    plan.topics.map((t) => ({ name: t.name, partitions: t.purpose === 'source' ? plan.partitions : t.partitions })),
+    plan.topics.map((t) => ({
+      name: t.name,
+      partitions: t.purpose === 'source' ? plan.partitions : t.partitions,
+      ...(replicationFactor !== undefined && { replicationFactor }),
+    })),
+    (tooFewPartitions) => {
+      // Only flowyard's own (derived) topics: source, sink and compensation topics belong to the
+      // user, and a sink's `partitions` is only what a missing topic is created with.
+      const tooFew = tooFewPartitions.filter((t) => plan.topics.find((p) => p.name === t.name)?.derived === true);
+      if (tooFew.length === 0) return;
+      throw new InvalidInputError(
+        `${tooFew.length} topic(s) have fewer partitions than plan ${plan.id} needs`,
+        tooFew.map(
+          (t) =>
+            `topic ${t.name} has ${t.has} partitions, plan ${plan.id} needs ${t.needs}: increase it yourself (kafka-topics --alter --partitions ${t.needs}; keys will move partitions) or lower \`partitions\` in the topology; nothing was created`,
+        ),
+      );
+    },
   );
-  // Only flowyard's own (derived) topics: source, sink and compensation topics belong to the
-  // user, and a sink's `partitions` is only what a missing topic is created with.
-  const tooFew = result.tooFewPartitions.filter((t) => plan.topics.find((p) => p.name === t.name)?.derived === true);
-  if (tooFew.length > 0) {
-    throw new InvalidInputError(
-      `${tooFew.length} topic(s) have fewer partitions than plan ${plan.id} needs`,
-      tooFew.map(
-        (t) =>
-          `topic ${t.name} has ${t.has} partitions, plan ${plan.id} needs ${t.needs}: increase it yourself (kafka-topics --alter --partitions ${t.needs}; keys will move partitions) or lower \`partitions\` in the topology`,
-      ),
-    );
-  }
-  return result;
 }
 
 export function register(program: Command): void {
@@ -39,11 +46,12 @@ export function register(program: Command): void {
     .command('create')
     .description('Create the topics of a topology\'s plan on the broker (KAFKA_BROKERS); safe to repeat')
     .argument('<file>', 'topology YAML file')
-    .action(async (file: string) => {
+    .option('--replication-factor <n>', "replicas of each topic it creates (default: the broker's default.replication.factor)", positiveInteger('--replication-factor'))
+    .action(async (file: string, options: { replicationFactor?: number }) => {
       const env = loadEnv();
       const { plan } = await loadTopology(file);
       const logger = createLogger(env.logLevel === 'info' ? 'warn' : env.logLevel);
-      const result = await createPlanTopics(plan, createKafkaClient(env.kafka, logger, 'topics'));
+      const result = await createPlanTopics(plan, createKafkaClient(env.kafka, logger, 'topics'), options.replicationFactor);
       for (const name of result.created) process.stdout.write(`created  ${name}\n`);
       for (const name of result.existing) process.stdout.write(`exists   ${name}\n`);
       process.stdout.write(`plan ${plan.id}: ${result.created.length} created, ${result.existing.length} already existed\n`);
