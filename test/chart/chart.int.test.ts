@@ -423,7 +423,7 @@ describe('helm chart helm/flowyard', () => {
       // the topics Job: a pre-install/pre-upgrade hook with its own copy of the topology
       const [job] = byKind(objects, 'Job');
       expect(job?.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
-      expect(container(job!).args).toEqual(['topics', 'create', '/etc/flowyard/topology/topology.yaml']);
+      expect(container(job!).args).toEqual(['topics', 'create', '/etc/flowyard/topology/topology.yaml', '--replication-factor', '3']);
       const jobConfigMap = podSpec(job!).volumes?.find((v) => v.name === 'topology')?.configMap?.name;
       const hookConfigMap = byKind(objects, 'ConfigMap').find((m) => m.metadata.name === jobConfigMap);
       expect(hookConfigMap?.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
