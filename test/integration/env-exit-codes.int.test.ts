@@ -120,6 +120,37 @@ describe('a runtime failure exits 1 and the process ends', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('run with a postgres destination whose table does not exist', async () => {
+    // The sink checks its table at start: one line naming the destination and the table, no stack trace.
+    const dir = mkdtempSync(join(tmpdir(), 'flowyard-exit-'));
+    const name = `it-${randomBytes(4).toString('hex')}`;
+    const file = join(dir, 'topology.yaml');
+    const pgUrl = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/flowyard';
+    writeFileSync(
+      file,
+      [
+        `name: ${name}`,
+        `source: { topic: ${name}.events, key: customerId, id: eventId }`,
+        'mode: fanout',
+        'destinations:',
+        '  - name: ledger',
+        `    sink: { type: postgres, url: "${pgUrl}", table: no_such_table, conflictKey: event_id, columns: { event_id: $eventId } }`,
+        '',
+      ].join('\n'),
+    );
+    const vars = pick(process.env, ['KAFKA_BROKERS', 'REDIS_URL']);
+    try {
+      expect((await flowyard(['topics', 'create', file], vars)).code).toBe(0);
+      const result = await flowyard(['run', file, '--roles', 'worker'], vars);
+      expect(result.signal).toBeNull();
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe('flowyard: postgres sink of destination ledger: table no_such_table does not exist in database flowyard; create it or fix `table`\n');
+      expect(result.ms).toBeLessThan(HANG_MS);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 function pick(vars: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {

@@ -4,6 +4,7 @@
  * event, or a retry after a commit whose acknowledgement was lost, inserts nothing.
  */
 import pg from 'pg';
+import { RuntimeFailure } from '../../errors.js';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../factory.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
@@ -48,8 +49,8 @@ export function createPostgresSink(config: SinkConfig, context: SinkContext): Si
         byteaColumns = await checkTable(client, options, insert);
       } catch (error) {
         await client.end().catch(() => undefined);
-        if (error instanceof StartupError) throw new Error(`postgres sink of destination ${context.destination}: ${error.message}`);
-        throw new Error(`postgres sink of destination ${context.destination} cannot check table ${options.table} on ${where}: ${(error as Error).message}`, { cause: error });
+        if (error instanceof StartupError) throw new RuntimeFailure(`postgres sink of destination ${context.destination}: ${error.message}`);
+        throw new RuntimeFailure(`postgres sink of destination ${context.destination} cannot check table ${options.table} on ${where}: ${(error as Error).message}`, { cause: error });
       }
       statement = insert;
       pool = client;
