@@ -48,6 +48,8 @@ export class Service {
   private started: Role[] = [];
   private stopping: Promise<void> | undefined;
   private lag: LagCollector | undefined;
+  /** True from the moment every role started until shutdown begins: the `roles` readiness check. */
+  private running = false;
 
   constructor(
     private readonly options: {
@@ -68,12 +70,21 @@ export class Service {
 
   async start(roles: readonly Role[]): Promise<void> {
     const { env, logger, registry, readiness } = this.options;
-    this.ops = await startOpsServer({ port: env.httpPort, registry, readiness, logger });
+    // Up before the roles, so liveness answers while consumers join their groups; readiness
+    // waits for them (a pod joining its groups takes no traffic yet, and a stopping one none any more).
+    const rolesStarted: ReadinessCheck = {
+      name: 'roles',
+      check: async () => {
+        if (!this.running) throw new Error(this.stopping === undefined ? 'roles are starting' : 'shutting down');
+      },
+    };
+    this.ops = await startOpsServer({ port: env.httpPort, registry, readiness: [...readiness, rolesStarted], logger });
     for (const role of roles) {
       logger.info({ role: role.name }, 'starting role');
       await role.start();
       this.started.push(role);
     }
+    this.running = true;
     if (this.options.lag !== undefined) {
       this.lag = new LagCollector({ ...this.options.lag, logger });
       this.lag.start();
@@ -110,6 +121,7 @@ export class Service {
   }
 
   stop(): Promise<void> {
+    this.running = false;
     this.stopping ??= this.stopBounded();
     return this.stopping;
   }

@@ -3,6 +3,7 @@
  * (private) Redis is stopped, ready again when it returns; /healthz stays alive throughout.
  */
 import { Registry } from 'prom-client';
+import type { Role } from '../../src/runtime/role.js';
 import { Service, readinessChecks } from '../../src/runtime/service.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { PrivateRedis, eventually, freePort, testEnv, testKafka, testLogger } from '../helpers/servers.js';
@@ -32,5 +33,44 @@ test('/readyz turns unready when Redis stops and ready again when it returns', a
     await service.stop();
     redis.disconnect();
     await redisServer.stop();
+  }
+});
+
+test('/readyz is unready while the roles start and again once shutdown begins; /healthz answers throughout', async () => {
+  const env = testEnv();
+  const logger = testLogger();
+  const redis = createRedis(env.redis, logger);
+  await redis.connect();
+  let started!: () => void;
+  let stopped!: () => void;
+  const slowRole: Role = {
+    name: 'slow',
+    start: () => new Promise<void>((resolve) => (started = resolve)),
+    stop: () => new Promise<void>((resolve) => (stopped = resolve)),
+  };
+  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(testKafka('readyz-roles'), redis) });
+  const starting = service.start([slowRole]);
+  try {
+    expect(await eventually(async () => service.httpPort !== undefined && started !== undefined, 10_000)).toBe(true);
+    const url = (path: string) => `http://127.0.0.1:${service.httpPort}${path}`;
+    const readyz = await fetch(url('/readyz'));
+    expect([readyz.status, await readyz.text()]).toEqual([503, expect.stringContaining('roles are starting')]);
+    expect((await fetch(url('/healthz'))).status).toBe(200);
+
+    started();
+    await starting;
+    expect(await eventually(async () => (await fetch(url('/readyz'))).status === 200, 30_000)).toBe(true);
+
+    const stopping = service.stop();
+    expect(await eventually(async () => stopped !== undefined, 10_000)).toBe(true);
+    const draining = await fetch(url('/readyz'));
+    expect([draining.status, await draining.text()]).toEqual([503, expect.stringContaining('shutting down')]);
+    stopped();
+    await stopping;
+  } finally {
+    started?.();
+    stopped?.();
+    await service.stop();
+    redis.disconnect();
   }
 });
