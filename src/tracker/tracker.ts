@@ -143,7 +143,11 @@ export class Tracker implements Role {
           completionsRecord({ ...base(report), kind: 'event', status: decision.outcome, failed, at }),
         );
         decided.push({ plan: report.plan, key: report.key, eventId });
-        if (decision.outcome === 'failed') logger.warn({ ...fields, failed }, 'event failed');
+        if (decision.outcome === 'failed') {
+          // The cause of the write that decided it; each failed write's own is on its dead letter.
+          const cause = report.status === 'failed' ? report.error : undefined;
+          logger.warn({ ...fields, failed, ...(cause !== undefined && { cause }) }, 'event failed: a destination failed for good');
+        }
         else observe.push(() => this.observeCompleted(report, state, at));
       }
       if (decision.release.length + decision.compensate.length > 0 || decision.outcome !== undefined) {

@@ -99,6 +99,15 @@ export class TestPipeline {
     for (const role of this.roles) await role.start();
   }
 
+  /**
+   * Like `start`, but with the sinks the topology configures (the normal sink factory: real
+   * http, postgres, ... destinations), or with `overrides`. close() stops these roles too.
+   */
+  async startWith(roles: readonly RoleName[], overrides: RoleOverrides = {}): Promise<void> {
+    this.roles = await createRoles(this.plan, this.shared, { roles: new Set(roles) }, overrides);
+    for (const role of this.roles) await role.start();
+  }
+
   /** A PlanHost (hot reload, rollout) on this pipeline's recording sinks; the caller starts and stops it. */
   host(roles: readonly RoleName[], options: Omit<PlanHostOptions, 'overrides'> = {}): PlanHost {
     return new PlanHost(this.plan, this.shared, { roles: new Set(roles) }, { ...options, overrides: this.recordingSinks() });
