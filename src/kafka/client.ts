@@ -34,6 +34,12 @@ export function createKafkaClient(connection: KafkaConnection, logger: Logger, c
     config.sasl = { mechanism, username, password } as SASLOptions;
   }
   const kafka = new Kafka(config);
+  // kafkajs keeps one committed-offsets cache per group id per Kafka instance, shared by all its
+  // consumers, and a consumer clears the group's whole entry when it joins. Two consumers of one
+  // group in a process (an old and a new plan's worker of a destination during a hand-over)
+  // then wipe each other's topics and crash in OffsetManager.resolveOffsets. Each consumer gets
+  // an instance of its own; it opens its own connections either way.
+  kafka.consumer = (...args) => new Kafka(config).consumer(...args);
   if (connection.sasl) explainSaslFailures(kafka, connection.brokers, connection.sasl);
   return kafka;
 }

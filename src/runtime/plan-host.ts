@@ -40,8 +40,9 @@ const DRAIN_LOG_EVERY_MS = 10_000;
 
 interface Draining {
   readonly plans: readonly Plan[];
-  readonly workers: readonly Role[];
-  readonly done: Promise<void>;
+  /** Shrinks when a later plan reads one of these topics again and its workers take over. */
+  workers: Role[];
+  done: Promise<void>;
   readonly abort: AbortController;
 }
 
@@ -104,6 +105,17 @@ export class PlanHost implements Role {
     const nextRoles = await createRoles(next, this.shared, this.selection, this.options.overrides, { draining: leftBehind });
 
     const nextTopics = new Set(nextRoles.flatMap((r) => (r.inputTopic === undefined ? [] : [r.inputTopic])));
+    // Switching back while an earlier hand-over drains: old workers of topics the next plan
+    // reads again stop now (gracefully, committing), and the next plan's workers, in the same
+    // groups, go on from their offsets; otherwise two of each would share the topics and the
+    // drain would wait for a plan that is live again.
+    const retaken: Role[] = [];
+    for (const drain of this.draining) {
+      retaken.push(...drain.workers.filter((w) => w.inputTopic !== undefined && nextTopics.has(w.inputTopic)));
+      drain.workers = drain.workers.filter((w) => !retaken.includes(w));
+    }
+    if (retaken.length > 0) logger.info({ to: next.id, roles: retaken.map((r) => r.name) }, 'the new plan reads topics an older plan still drains: those workers hand over to it');
+    await this.stopAll(retaken);
     const oldRoles = this.roles;
     const keep = oldRoles.filter((r) => r.inputTopic !== undefined && !nextTopics.has(r.inputTopic));
     // The router stops first (see stopAll): no new copies in the old plan's shape from here on.
@@ -129,13 +141,19 @@ export class PlanHost implements Role {
   private drainInBackground(plans: readonly Plan[], workers: readonly Role[]): void {
     const { logger, redis } = this.shared;
     const abort = new AbortController();
-    const ids = plans.map((p) => p.id);
     const drain = async (): Promise<void> => {
       const inFlight = new InFlightKeys(redis, this.current.name, this.current.dedup.ttlSeconds);
       const started = Date.now();
       let lastLog = started;
       for (;;) {
         if (abort.signal.aborted) break;
+        // A plan that is live again (switched back to) is not waited for.
+        const live = new Set([this.current.id, ...(this.current.rollout ? [this.current.rollout.plan.id] : [])]);
+        const ids = plans.map((p) => p.id).filter((id) => !live.has(id));
+        if (ids.length === 0 || entry.workers.length === 0) {
+          logger.info({ plans: plans.map((p) => p.id), waitedMs: Date.now() - started }, 'old plan handed over: the current plan reads its topics again');
+          break;
+        }
         let busy: number;
         try {
           busy = (await Promise.all(ids.map((id) => inFlight.keysInFlight(id)))).reduce((a, b) => a + b, 0);
@@ -158,9 +176,10 @@ export class PlanHost implements Role {
         }
         await new Promise((resolve) => setTimeout(resolve, this.drainPollMs));
       }
-      await this.stopAll(workers);
+      await this.stopAll(entry.workers);
     };
-    const entry: Draining = { plans, workers, abort, done: drain().finally(() => this.draining.delete(entry)) };
+    const entry: Draining = { plans, workers: [...workers], abort, done: Promise.resolve() };
+    entry.done = drain().finally(() => this.draining.delete(entry));
     this.draining.add(entry);
   }
 

@@ -101,6 +101,37 @@ test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps ever
   }
 });
 
+test('switching back while the old plan still drains: its workers hand over to the new ones, nothing lost, doubled or reordered, no drain left behind', async () => {
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const pipeline = await TestPipeline.create(topology('cascade'), {}, logger);
+  const host = pipeline.host([...ROLES], { drainPollMs: 200 });
+  try {
+    const cascade = pipeline.plan;
+    const fanout: Plan = pipeline.planOf((yaml) => yaml.replace('mode: cascade', 'mode: fanout'));
+    await createPlanTopics(fanout, pipeline.shared.kafka);
+    // Slow enough that the cascade plan still has keys in flight when the switch back comes.
+    const delay = () => new Promise<void>((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+    for (const d of DESTINATIONS) pipeline.behaviours.set(d, delay);
+    const { records, eventIds } = pipeline.samples(800, 40);
+    await host.start();
+    await produceSteadily(pipeline, records, 80, { 3: () => host.replace(fanout), 4: () => host.replace(cascade) });
+    expect(await finishedAll(pipeline, records.length)).toBe(true);
+
+    for (const d of DESTINATIONS) expect(checkExactlyOnceInOrder(await pipeline.written(d), eventIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+    expect(keysInTwoPlansAtOnce(pipeline)).toEqual([]);
+    const handedOver = logs.filter((l) => l.msg === 'the new plan reads topics an older plan still drains: those workers hand over to it');
+    expect(handedOver.map((l) => l.to)).toEqual([cascade.id]);
+    // Both drains end: the cascade one at once (its plan runs again), the fanout one once its keys settled.
+    const ended = () => logs.filter((l) => l.msg === 'old plan handed over: the current plan reads its topics again' || l.msg === 'old plan drained: no key in flight; its workers stop');
+    expect(await eventually(() => ended().length === 2, 20_000)).toBe(true);
+    expect(pipeline.deadLetters).toEqual([]);
+  } finally {
+    await host.stop();
+    await pipeline.close();
+  }
+});
+
 test('a rollout at 10% then 50% sends that share of keys to the fanout plan, a key never in flight in both plans', async () => {
   const pipeline = await TestPipeline.create(topology('cascade', 'rollout: { to: fanout, percent: 10 }'));
   const host = pipeline.host([...ROLES], { drainPollMs: 200 });
