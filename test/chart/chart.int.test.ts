@@ -263,6 +263,8 @@ function checkRender(objects: readonly K8sObject[], topology: Topology, values: 
     const role = r.metadata.labels!['flowyard.io/role']!;
     expect(container(r).args?.slice(2)).toEqual(['--roles', role]);
     expect(r.metadata.labels?.['flowyard.io/consumer-group']).toBe(`${topology.name}.${role}`);
+    // Old and new sequencer pods must not share the group (a rebalance can repeat a flush).
+    expect((r.spec as { strategy?: { type?: string } } | undefined)?.strategy?.type).toBe(role === 'sequencer' ? 'Recreate' : undefined);
   }
   expect(deployments).toHaveLength(names.length + expectedRoles.length);
 

@@ -283,6 +283,10 @@ spec:
   replicas: {{ .replicas }}
   {{- end }}
   revisionHistoryLimit: 3
+  {{- with .strategy }}
+  strategy:
+    type: {{ . }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "flowyard.selectorLabels" $root | nindent 6 }}
