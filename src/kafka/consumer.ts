@@ -17,6 +17,9 @@ export interface BatchControls {
   isRunning(): boolean;
 }
 
+/** Pause before rejoining after a crash kafkajs does not restart from: long enough not to spin on a broker that keeps failing. */
+const RESTART_AFTER_CRASH_MS = 2_000;
+
 export interface BatchConsumerOptions {
   readonly kafka: KafkaClient;
   readonly groupId: string;
@@ -85,6 +88,9 @@ export class BatchConsumer {
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       options.logger.error({ group: options.groupId, err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+      // kafkajs restarts itself only after retriable errors; after any other it has left the
+      // group for good, and the role would sit idle with its partitions unread.
+      if (!event.payload.restart && this.running) this.restartAfterCrash();
     });
   }
 
@@ -99,6 +105,19 @@ export class BatchConsumer {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
+  }
+
+  /** Rejoins the group (a rebalance for the owner: onAssignment reports the new partitions). */
+  private restartAfterCrash(): void {
+    setTimeout(() => {
+      if (!this.running) return;
+      this.options.logger.warn({ group: this.options.groupId, afterMs: RESTART_AFTER_CRASH_MS }, 'restarting the consumer kafkajs left stopped after a crash');
+      this.groupCommit = undefined; // the crashed run's commit handle belongs to a group generation that is gone
+      this.start().catch((error: unknown) => {
+        this.options.logger.error({ group: this.options.groupId, err: error }, 'restarting the consumer failed; trying again');
+        this.restartAfterCrash();
+      });
+    }, RESTART_AFTER_CRASH_MS);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {

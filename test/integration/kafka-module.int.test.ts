@@ -3,10 +3,12 @@
  * round trips with headers, and a graceful shutdown that loses and repeats nothing.
  */
 import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { createProducer, produce } from '../../src/kafka/producer.js';
 import { BatchConsumer } from '../../src/kafka/consumer.js';
 import type { ConsumedRecord } from '../../src/kafka/records.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { eventually, testKafka, testLogger, uniqueName } from '../helpers/servers.js';
 
 const kafka = testKafka('kafka-module-test');
@@ -110,4 +112,41 @@ test('after a graceful shutdown a restarted consumer resumes where it stopped', 
   for (const v of seen) counts.set(v, (counts.get(v) ?? 0) + 1);
   expect(counts.size).toBe(total); // nothing lost
   expect([...counts.values()].filter((n) => n > 1)).toEqual([]); // nothing re-delivered
+});
+
+test('a crash kafkajs does not restart from (a non-retriable error) rejoins the group: every record is still handled', async () => {
+  const topic = uniqueName('it-crash');
+  const groupId = uniqueName('it-crash-group');
+  await ensureTopics(kafka, [{ name: topic, partitions: 1 }]);
+  const producer = await createProducer(kafka);
+  await produce(producer, topic, Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: String(i) })));
+  await producer.disconnect();
+
+  const logs: Record<string, unknown>[] = [];
+  const captured = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const handled = new Set<string>();
+  let crashed = false;
+  const consumer = new BatchConsumer({
+    kafka,
+    logger: captured,
+    groupId,
+    topics: [topic],
+    commitMode: 'after-batch',
+    handleBatch: async (records) => {
+      if (!crashed) {
+        crashed = true;
+        throw new kafkajs.KafkaJSNonRetriableError('a bug in a batch handler');
+      }
+      for (const r of records) handled.add(r.value!.toString());
+    },
+  });
+  await consumer.start();
+  try {
+    expect(await eventually(() => handled.size === 20, 30_000)).toBe(true);
+    expect(logs.filter((l) => l.msg === 'consumer crashed').map((l) => l.restart)).toEqual([false]);
+    expect(logs.some((l) => l.msg === 'restarting the consumer kafkajs left stopped after a crash')).toBe(true);
+  } finally {
+    consumer.stopFetching();
+    await consumer.disconnect();
+  }
 });
