@@ -150,7 +150,8 @@ export function compile(topology: Topology): Plan {
       concurrency,
       ordering,
       circuitBreaker,
-      after: mode === 'dag' ? after : [],
+      // A set of parents: listing them in another order is the same plan.
+      after: mode === 'dag' ? [...after].sort(compareText) : [],
     })),
     dedup: { ttlSeconds: topology.dedup?.ttlSeconds ?? DEFAULTS.dedupTtlSeconds },
     sequencer: sequencer === undefined ? undefined : { output: sequencer.output, holdMs: sequencer.holdMs },

@@ -217,6 +217,20 @@ describe('compile: the plan id', () => {
     expect(idOf(reordered)).toBe(idOf(yaml));
   });
 
+  test("does not depend on the order of a join's parents", () => {
+    const join = (parents: string) =>
+      [
+        'name: orders',
+        'source: { topic: orders.events, key: customerId, id: eventId }',
+        'mode: dag',
+        'destinations:',
+        '  - { name: ledger, sink: { type: kafka, topic: orders.ledger } }',
+        '  - { name: search, sink: { type: kafka, topic: orders.search } }',
+        `  - { name: archive, after: [${parents}], sink: { type: kafka, topic: orders.archive } }`,
+      ].join('\n');
+    expect(idOf(join('search, ledger'))).toBe(idOf(join('ledger, search')));
+  });
+
   test('changes with any value that changes the plan', () => {
     const id = idOf(yaml);
     const variants = [
