@@ -2,7 +2,9 @@
 # Local single-node Apache Kafka (KRaft) on 127.0.0.1:9092, run with plain `java`
 # from the broker jars Maven fetches from Maven Central (infra/kafka/pom.xml).
 # A second listener on 127.0.0.1:9094 (SASL_PLAINTEXT) takes SASL/PLAIN and
-# SCRAM-SHA-256/512 for the local test user below, so secure connections can be tested.
+# SCRAM-SHA-256/512 for the local test user below, and a third on 127.0.0.1:9095 (SSL) takes
+# TLS with certificates from a local CA made at the first start (.local/kafka/tls/ca.pem),
+# so secure connections can be tested.
 # Usage: infra/kafka.sh up|down|status|reset
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,6 +16,12 @@ LOG_DIR="$KAFKA_STATE/logs"
 PORT="${FLOWYARD_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${FLOWYARD_KAFKA_CONTROLLER_PORT:-9093}"
 SASL_PORT="${FLOWYARD_KAFKA_SASL_PORT:-9094}"
+SSL_PORT="${FLOWYARD_KAFKA_SSL_PORT:-9095}"
+# The SSL listener's certificates (README "Secure connections"): ca.pem (the CA a client
+# trusts: KAFKA_TLS_CA_FILE), broker.pem (the broker's key and chain), client.pem +
+# client.key (a client certificate from the same CA). Made once by make_tls; the CA's key is
+# deleted after signing. Throwaway material for 127.0.0.1, like the SASL password below.
+TLS_DIR="$KAFKA_STATE/tls"
 # The local SASL test user (README "Secure connections"). A fixed, published password: this
 # broker listens on 127.0.0.1 only and holds test data; it is not a secret.
 SASL_USER="flowyard"
@@ -41,16 +49,23 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,SSL://127.0.0.1:$SSL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,SSL://127.0.0.1:$SSL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
 # SASL only on the SASL_PLAINTEXT listener; without an authorizer an authenticated user may do anything.
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
 listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# TLS only on the SSL listener. PEM files, no passwords (the key is unencrypted PKCS#8). A client
+# certificate is requested, not required: clients with one (signed by ca.pem) and without connect.
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.client.auth=requested
 log.dirs=$KAFKA_STATE/data
 # flowyard creates every topic it needs from the plan; a typo must not create one
 auto.create.topics.enable=false
@@ -82,24 +97,62 @@ PROPS
 
 classpath() { echo "$JARS_DIR/*"; }
 
+# The SSL listener's CA and certificates, made once (a fresh state dir, or one made before the
+# listener existed). EC P-256 keys; the broker's for 127.0.0.1 and localhost. Built in a
+# scratch folder and moved into place, so a failed run leaves nothing half made.
+make_tls() {
+  [[ -f "$TLS_DIR/ca.pem" && -f "$TLS_DIR/broker.pem" && -f "$TLS_DIR/client.pem" && -f "$TLS_DIR/client.key" ]] && return 0
+  command -v openssl >/dev/null || apt_install openssl
+  say "creating a local CA and certificates for the TLS listener in $TLS_DIR"
+  local work="$KAFKA_STATE/tls.tmp"
+  rm -rf "$work" && mkdir -p "$work" "$LOG_DIR"
+  # One && chain: `set -e` does not apply inside a command whose status `if` tests. broker.pem
+  # is Kafka's PEM keystore: the private key, then the certificate chain up to the CA.
+  local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  if ! (
+    cd "$work" && umask 077 \
+    && openssl req -x509 "${key[@]}" -keyout ca.key -out ca.pem -days 3650 -subj "/CN=flowyard local Kafka CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    && openssl req "${key[@]}" -keyout broker.key -out broker.csr -subj "/CN=127.0.0.1" \
+    && printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >broker.ext \
+    && openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" -days 3650 -extfile broker.ext -out broker.crt \
+    && openssl req "${key[@]}" -keyout client.key -out client.csr -subj "/CN=flowyard local client" \
+    && printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext \
+    && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" -days 3650 -extfile client.ext -out client.pem \
+    && cat broker.key broker.crt ca.pem >broker.pem \
+    && rm -f ca.key ./*.csr ./*.ext broker.key broker.crt \
+    && chmod 644 ca.pem client.pem
+  ) >"$LOG_DIR/tls.log" 2>&1; then
+    cat "$LOG_DIR/tls.log" >&2
+    rm -rf "$work"
+    die "making the TLS certificates with openssl failed; see $LOG_DIR/tls.log"
+  fi
+  rm -rf "$TLS_DIR" && mv "$work" "$TLS_DIR"
+}
+
+# has_listener NAME PORT: the running broker's config names the listener and its port is open.
+has_listener() { grep -q "[=,]$1://127.0.0.1:$2\(,\|$\)" "$KAFKA_STATE/server.properties" 2>/dev/null && port_busy "$2"; }
+
 up() {
   command -v java >/dev/null || die "java is not installed; the local Kafka broker needs Java 17 (apt-get install openjdk-17-jre-headless)"
   if pid_alive "$PIDFILE"; then
     say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
-    # A broker started by an older version of this script has no SASL listener; restarting
-    # it is the user's call (others may be using it), so say so instead of doing it.
-    if ! grep -q "SASL_PLAINTEXT://127.0.0.1:$SASL_PORT" "$KAFKA_STATE/server.properties" 2>/dev/null || ! port_busy "$SASL_PORT"; then
-      say "WARNING: this broker was started without the SASL listener on 127.0.0.1:$SASL_PORT (older infra/kafka.sh); the SASL tests need it: restart with \`infra/kafka.sh down && infra/kafka.sh up\`"
-    fi
+    # A broker started by an older version of this script lacks the SASL or the SSL listener;
+    # restarting it is the user's call (others may be using it), so say so instead of doing it.
+    has_listener SASL_PLAINTEXT "$SASL_PORT" \
+      || say "WARNING: this broker was started without the SASL listener on 127.0.0.1:$SASL_PORT (older infra/kafka.sh); the SASL tests need it: restart with \`infra/kafka.sh down && infra/kafka.sh up\`"
+    has_listener SSL "$SSL_PORT" \
+      || say "WARNING: this broker was started without the TLS (SSL) listener on 127.0.0.1:$SSL_PORT (older infra/kafka.sh); the TLS tests need it: restart with \`infra/kafka.sh down && infra/kafka.sh up\`"
     wait_ready
     [[ -f "$SCRAM_MARKER" ]] || add_scram_user
     return 0
   fi
-  for p in "$PORT" "$CONTROLLER_PORT" "$SASL_PORT"; do
-    port_busy "$p" && die "port $p on 127.0.0.1 is taken by another process (not started by these scripts); stop it or set FLOWYARD_KAFKA_PORT / FLOWYARD_KAFKA_CONTROLLER_PORT / FLOWYARD_KAFKA_SASL_PORT"
+  for p in "$PORT" "$CONTROLLER_PORT" "$SASL_PORT" "$SSL_PORT"; do
+    port_busy "$p" && die "port $p on 127.0.0.1 is taken by another process (not started by these scripts); stop it or set FLOWYARD_KAFKA_PORT / FLOWYARD_KAFKA_CONTROLLER_PORT / FLOWYARD_KAFKA_SASL_PORT / FLOWYARD_KAFKA_SSL_PORT"
   done
   fetch_jars
   write_config
+  make_tls
   if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
     local cluster_id
     cluster_id="$(java -cp "$(classpath)" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
@@ -112,7 +165,7 @@ up() {
       || { cat "$LOG_DIR/format.log" >&2; die "formatting the KRaft storage failed; see $LOG_DIR/format.log"; }
     touch "$SCRAM_MARKER"
   fi
-  say "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT, SASL (PLAIN, SCRAM-SHA-256/512; user $SASL_USER) on 127.0.0.1:$SASL_PORT; logs: $LOG_DIR/server.log"
+  say "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$PORT, SASL (PLAIN, SCRAM-SHA-256/512; user $SASL_USER) on 127.0.0.1:$SASL_PORT, TLS (CA $TLS_DIR/ca.pem) on 127.0.0.1:$SSL_PORT; logs: $LOG_DIR/server.log"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_STATE/log4j.properties" -Dkafka.logs.dir="$LOG_DIR" \
     -cp "$(classpath)" kafka.Kafka "$KAFKA_STATE/server.properties" >"$LOG_DIR/stdout.log" 2>&1 &
@@ -142,12 +195,15 @@ wait_ready() {
     (( SECONDS < deadline )) || die "Kafka did not open 127.0.0.1:$PORT within 90 s; logs: $LOG_DIR"
     sleep 0.5
   done
-  if grep -q "SASL_PLAINTEXT://127.0.0.1:$SASL_PORT" "$KAFKA_STATE/server.properties" 2>/dev/null; then
-    until port_busy "$SASL_PORT"; do
-      (( SECONDS < deadline )) || die "Kafka did not open its SASL listener 127.0.0.1:$SASL_PORT within 90 s; logs: $LOG_DIR"
+  local name port
+  for name in SASL_PLAINTEXT SSL; do
+    port="$SASL_PORT"; [[ "$name" == SSL ]] && port="$SSL_PORT"
+    grep -q "[=,]$name://127.0.0.1:$port\(,\|$\)" "$KAFKA_STATE/server.properties" 2>/dev/null || continue
+    until port_busy "$port"; do
+      (( SECONDS < deadline )) || die "Kafka did not open its $name listener 127.0.0.1:$port within 90 s; logs: $LOG_DIR"
       sleep 0.5
     done
-  fi
+  done
   # Ready means a metadata request succeeds and a consumer group can join, not just an open port.
   node "$REPO_ROOT/infra/kafka-ready.mjs" "127.0.0.1:$PORT" \
     || die "Kafka accepts connections but is not ready (metadata or group join failed); logs: $LOG_DIR"

@@ -1,5 +1,5 @@
 import kafkajs, { type KafkaConfig, type SASLOptions, type logCreator } from 'kafkajs';
-import type { KafkaConnection, KafkaSasl } from '../config/env.js';
+import { diagnoseTls, tlsOptions, type KafkaConnection, type KafkaSasl, type TlsFiles } from '../config/env.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -21,14 +21,7 @@ export function createKafkaClient(connection: KafkaConnection, logger: Logger, c
     logLevel: logLevel.WARN,
     logCreator: pinoLogCreator(logger),
   };
-  if (connection.tls) {
-    config.ssl = {
-      rejectUnauthorized: true,
-      ...(connection.tls.ca && { ca: [connection.tls.ca] }),
-      ...(connection.tls.cert && { cert: connection.tls.cert }),
-      ...(connection.tls.key && { key: connection.tls.key }),
-    };
-  }
+  if (connection.tls) config.ssl = tlsOptions(connection.tls);
   if (connection.sasl) {
     const { mechanism, username, password } = connection.sasl;
     config.sasl = { mechanism, username, password } as SASLOptions;
@@ -40,30 +33,52 @@ export function createKafkaClient(connection: KafkaConnection, logger: Logger, c
   // then wipe each other's topics and crash in OffsetManager.resolveOffsets. Each consumer gets
   // an instance of its own; it opens its own connections either way.
   kafka.consumer = (...args) => new Kafka(config).consumer(...args);
-  if (connection.sasl) explainSaslFailures(kafka, connection.brokers, connection.sasl);
+  if (connection.sasl || connection.tls) explainConfigFailures(kafka, connection);
   return kafka;
 }
 
 type Connectable = { connect(): Promise<void> };
 
 /**
- * A refused SASL login is a configuration mistake, not an outage: `connect()` of every admin,
- * producer and consumer rethrows it as an InvalidInputError naming the settings (exit 2), so
- * a user reads which variable to fix instead of a kafkajs stack trace.
+ * A refused SASL login or TLS handshake is a configuration mistake, not an outage: `connect()`
+ * of every admin, producer and consumer rejects with an InvalidInputError naming the settings
+ * (exit 2), so a user reads which variable to fix instead of a kafkajs stack trace. kafkajs
+ * fails SASL at once but retries a TLS handshake error like a network error (about a minute),
+ * so with TLS the first connect first checks the handshake itself (tlsCheck).
  */
-function explainSaslFailures(kafka: KafkaClient, brokers: readonly string[], sasl: KafkaSasl): void {
+function explainConfigFailures(kafka: KafkaClient, connection: KafkaConnection): void {
+  const { brokers, sasl, tls } = connection;
+  let tlsChecked = false;
   const wrap = <T extends Connectable>(client: T): T => {
     const connect = client.connect.bind(client);
-    client.connect = () =>
-      connect().catch((error: unknown) => {
-        throw saslFailure(error, brokers, sasl) ?? error;
+    client.connect = async () => {
+      if (tls && !tlsChecked) tlsChecked = await tlsCheck(brokers, tls);
+      return connect().catch((error: unknown) => {
+        throw (sasl && saslFailure(error, brokers, sasl)) || error;
       });
+    };
     return client;
   };
   const { admin, producer, consumer } = kafka;
   kafka.admin = (...args) => wrap(admin.apply(kafka, args));
   kafka.producer = (...args) => wrap(producer.apply(kafka, args));
   kafka.consumer = (...args) => wrap(consumer.apply(kafka, args));
+}
+
+/** ApiVersions v0 with correlation id 0x0f1a: what a broker's plaintext listener answers. */
+const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0x0f, 0x1a, 0, 0]);
+const KAFKA_PLAINTEXT = { request: API_VERSIONS, answered: (reply: Buffer) => reply.length >= 8 && reply.readInt32BE(4) === 0x0f1a };
+
+/**
+ * A TLS handshake with every bootstrap broker at once: rejects with the first configuration
+ * mistake (in KAFKA_BROKERS order), true when one accepted, false when none answered (down:
+ * kafkajs' retries handle that, and the next connect checks again).
+ */
+async function tlsCheck(brokers: readonly string[], tls: TlsFiles): Promise<boolean> {
+  const verdicts = await Promise.all(brokers.map((address) => diagnoseTls({ prefix: 'KAFKA', address, tls, plaintext: KAFKA_PLAINTEXT })));
+  const mistake = verdicts.find((verdict) => verdict instanceof InvalidInputError);
+  if (mistake) throw mistake;
+  return verdicts.includes('ok');
 }
 
 /** The InvalidInputError for a SASL refusal, or undefined for any other error. */

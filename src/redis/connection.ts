@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConnection } from '../config/env.js';
+import { diagnoseTls, tlsOptions, type RedisConnection } from '../config/env.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -17,6 +17,11 @@ const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid password|invalid username-pa
  * with an InvalidInputError naming the setting (exit 2), instead of reconnecting forever.
  * After the first ready they are retried like any other error: a password rotated on the
  * server side shows in the log and recovers when the Secret catches up.
+ *
+ * With TLS, the first `connect()` first checks the handshake (diagnoseTls): a CA that did not
+ * sign the server's certificate, a client certificate the server wants and did not get, a port
+ * without TLS reject it with an InvalidInputError naming the setting, before ioredis connects
+ * (it would retry them forever, and a refused client certificate shows there only as ECONNRESET).
  */
 export function createRedis(connection: RedisConnection, logger: Logger, name = 'flowyard'): Redis {
   let authFailure: Error | undefined;
@@ -28,13 +33,7 @@ export function createRedis(connection: RedisConnection, logger: Logger, name = 
     enableAutoPipelining: true, // batches commands issued in the same tick into one round trip
     retryStrategy: (times) => (authFailure && !everReady ? null : Math.min(times * 200, 2_000)), // ms between reconnects
     ...(connection.password && { password: connection.password }),
-    ...(connection.tls && {
-      tls: {
-        ...(connection.tls.ca && { ca: connection.tls.ca }),
-        ...(connection.tls.cert && { cert: connection.tls.cert }),
-        ...(connection.tls.key && { key: connection.tls.key }),
-      },
-    }),
+    ...(connection.tls && { tls: tlsOptions(connection.tls) }),
   };
   const redis = new Redis(connection.url, options);
   let lastError = '';
@@ -50,7 +49,13 @@ export function createRedis(connection: RedisConnection, logger: Logger, name = 
     lastError = '';
   });
   const connect = redis.connect.bind(redis);
+  let tlsChecked = false;
   redis.connect = async (): Promise<void> => {
+    if (connection.tls && !tlsChecked) {
+      const verdict = await diagnoseTls({ prefix: 'REDIS', address: address(connection), tls: connection.tls, plaintext: REDIS_PLAINTEXT });
+      if (verdict instanceof InvalidInputError) throw verdict;
+      tlsChecked = verdict === 'ok';
+    }
     try {
       await connect();
     } catch (error) {
@@ -61,9 +66,17 @@ export function createRedis(connection: RedisConnection, logger: Logger, name = 
   return redis;
 }
 
+/** PING without TLS: a plaintext Redis answers +PONG, or -NOAUTH when it wants a password. */
+const REDIS_PLAINTEXT = { request: Buffer.from('PING\r\n'), answered: (reply: Buffer) => /^[+-]/.test(reply.toString('latin1', 0, 1)) };
+
+function address(connection: RedisConnection): string {
+  const url = new URL(connection.url);
+  return `${url.hostname}:${url.port || '6379'}`;
+}
+
 function authError(connection: RedisConnection, error: Error): InvalidInputError {
   const url = new URL(connection.url);
-  const where = `${url.hostname}:${url.port || '6379'}`;
+  const where = address(connection);
   const reply = error.message.split('\n')[0]!.trim();
   const [setting, hint] =
     connection.password !== undefined

@@ -52,17 +52,24 @@ export async function eventually(probe: () => Promise<boolean> | boolean, timeou
   }
 }
 
-/** A private redis-server on a free port, for tests that stop and restart Redis. */
+/**
+ * A private redis-server on a free port, for tests that stop and restart Redis. `extraArgs`
+ * go to redis-server as given (e.g. `--tls-port` and its certificates); `port` stays plain,
+ * and start() waits for it to answer PING.
+ */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: readonly string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extraArgs], {
       stdio: 'ignore',
     });
     this.child = child;
