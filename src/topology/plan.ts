@@ -106,7 +106,7 @@ export interface PlanTopic {
   readonly name: string;
   readonly partitions: number;
   readonly purpose: TopicPurpose;
-  /** Source and sink topics belong to the user; `topics create` creates only `derived` ones plus missing sink topics. */
+  /** Source, sink and compensation topics belong to the user: `topics create` creates them only when missing and checks partition counts of `derived` ones only. */
   readonly derived: boolean;
 }
 

@@ -100,7 +100,8 @@ export function compile(topology: Topology): Plan {
 
   const topic = (name: string, purpose: TopicPurpose, derived: boolean, count = partitions): PlanTopic => ({ name, partitions: count, purpose, derived });
   const topics: PlanTopic[] = [
-    // flowyard never creates source topics; `partitions` is only what it would give one.
+    // Source topics are the user's: `topics create` makes one only when it is missing (a demo,
+    // a first run), with `partitions`, and never checks an existing one's count.
     ...source.topics.map((name) => topic(name, 'source', false)),
     ...destinations.map((destination) => topic(destination.inputTopic, 'destination-input', true)),
     topic(completions, 'completions', true),
