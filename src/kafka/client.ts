@@ -1,5 +1,6 @@
 import kafkajs, { type KafkaConfig, type SASLOptions, type logCreator } from 'kafkajs';
-import { diagnoseTls, tlsOptions, type KafkaConnection, type KafkaSasl, type TlsFiles } from '../config/env.js';
+import type { KafkaConnection, KafkaSasl, TlsFiles } from '../config/env.js';
+import { diagnoseTls, tlsOptions } from '../config/tls-check.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 

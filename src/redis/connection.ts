@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { diagnoseTls, tlsOptions, type RedisConnection } from '../config/env.js';
+import type { RedisConnection } from '../config/env.js';
+import { diagnoseTls, tlsOptions } from '../config/tls-check.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 

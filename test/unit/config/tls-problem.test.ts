@@ -3,7 +3,7 @@
  * names. Errors here are shaped like Node's (code, reason, message); the real handshakes are
  * in test/integration/security/kafka-tls.int.test.ts and redis-tls.int.test.ts.
  */
-import { tlsProblem } from '../../../src/config/env.js';
+import { tlsProblem } from '../../../src/config/tls-check.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n';
 const kafka = { prefix: 'KAFKA', address: 'kafka-0:9095', tls: { ca: CA } } as const;
