@@ -66,15 +66,19 @@ async function finishedAll(pipeline: TestPipeline, count: number): Promise<boole
   return done;
 }
 
-test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps every key in order, loses and doubles nothing', async () => {
+/** A cascade pipeline whose log is kept, its host, and the fanout plan to switch to (topics created). */
+async function cascadeThenFanout(): Promise<{ logs: Record<string, unknown>[]; pipeline: TestPipeline; host: ReturnType<TestPipeline['host']>; cascade: Plan; fanout: Plan }> {
   const logs: Record<string, unknown>[] = [];
   const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const pipeline = await TestPipeline.create(topology('cascade'), {}, logger);
-  const host = pipeline.host([...ROLES], { drainPollMs: 200 });
+  const fanout = pipeline.planOf((yaml) => yaml.replace('mode: cascade', 'mode: fanout'));
+  await createPlanTopics(fanout, pipeline.shared.kafka);
+  return { logs, pipeline, host: pipeline.host([...ROLES], { drainPollMs: 200 }), cascade: pipeline.plan, fanout };
+}
+
+test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps every key in order, loses and doubles nothing', async () => {
+  const { logs, pipeline, host, cascade, fanout } = await cascadeThenFanout();
   try {
-    const cascade = pipeline.plan;
-    const fanout: Plan = pipeline.planOf((yaml) => yaml.replace('mode: cascade', 'mode: fanout'));
-    await createPlanTopics(fanout, pipeline.shared.kafka);
     const delay = () => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 20));
     for (const d of DESTINATIONS) pipeline.behaviours.set(d, delay);
     const { records, eventIds } = pipeline.samples(2_500, 40);
@@ -102,14 +106,8 @@ test('switching cascade -> fanout -> cascade at 5,000 events a minute keeps ever
 });
 
 test('switching back while the old plan still drains: its workers hand over to the new ones, nothing lost, doubled or reordered, no drain left behind', async () => {
-  const logs: Record<string, unknown>[] = [];
-  const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const pipeline = await TestPipeline.create(topology('cascade'), {}, logger);
-  const host = pipeline.host([...ROLES], { drainPollMs: 200 });
+  const { logs, pipeline, host, cascade, fanout } = await cascadeThenFanout();
   try {
-    const cascade = pipeline.plan;
-    const fanout: Plan = pipeline.planOf((yaml) => yaml.replace('mode: cascade', 'mode: fanout'));
-    await createPlanTopics(fanout, pipeline.shared.kafka);
     // Slow enough that the cascade plan still has keys in flight when the switch back comes.
     const delay = () => new Promise<void>((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
     for (const d of DESTINATIONS) pipeline.behaviours.set(d, delay);
