@@ -1,4 +1,4 @@
-/** Exit codes of the CLI (DESIGN.md §6). */
+/** Exit codes of the CLI (docs/architecture.md §8). */
 export const ExitCode = { ok: 0, runtimeFailure: 1, invalidInput: 2 } as const;
 
 /**

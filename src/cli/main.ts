@@ -33,7 +33,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 
 function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
-    // --help and --version end through exitOverride with code 0; bad flags with 1, which DESIGN maps to 2.
+    // --help and --version end through exitOverride with code 0; bad flags with 1, which docs/architecture.md §8 maps to 2 (invalid input).
     if (error.exitCode === 0) return ExitCode.ok;
     return ExitCode.invalidInput;
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
 
 /**
- * Process configuration from the environment (DESIGN.md §6), validated once at start.
+ * Process configuration from the environment (docs/architecture.md §8), validated once at start.
  * Every bad value is reported together, each naming the variable and what it expects;
  * the CLI turns that into exit code 2.
  */

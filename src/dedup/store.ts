@@ -1,5 +1,5 @@
 /**
- * The Redis side of flowyard's guarantees (DESIGN.md §5). Keys, all expiring after the
+ * The Redis side of flowyard's guarantees (docs/architecture.md §7). Keys, all expiring after the
  * topology's `dedup.ttlSeconds`:
  *
  *   fy:{name}:routed:{eventId}        the router routed this event and committed the copies
@@ -14,7 +14,7 @@
  * - `seqof` is set BEFORE the copies are produced, so a re-delivered event gets the same seq.
  * - `done` is set AFTER the write succeeded and BEFORE the worker commits its offset. A crash
  *   between write and `done` re-delivers the event and writes it again: sinks are idempotent by
- *   event id for that window (DESIGN.md §5). A crash after `done` only skips the write.
+ *   event id for that window (docs/architecture.md §7). A crash after `done` only skips the write.
  */
 import type { Redis } from 'ioredis';
 import { topologyKeyPrefix } from './keys.js';

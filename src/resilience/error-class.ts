@@ -1,6 +1,6 @@
 /**
- * Errors carry their kind (STYLE.md §5): the retry policy, the circuit breaker and the
- * dead-letter header `fy-error-class` (DESIGN.md §4) read the kind, never the message.
+ * Errors carry their kind: the retry policy, the circuit breaker and the
+ * dead-letter header `fy-error-class` (docs/architecture.md §5) read the kind, never the message.
  */
 import { SinkError } from '../sinks/sink.js';
 

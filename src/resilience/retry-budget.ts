@@ -34,7 +34,7 @@ const FLOAT_SLACK = 1e-9;
  * counting an attempt. The event is never dropped or dead-lettered because of the budget;
  * only the destination's answers decide that. When a destination fails everything, the
  * budget and the circuit breaker together turn the retry storm into a trickle of probes,
- * and consumption pauses once the scheduler's buffers fill (DESIGN.md §5, invariant 4).
+ * and consumption pauses once the scheduler's buffers fill (docs/architecture.md §7, invariant 4).
  */
 export class RetryBudget {
   private readonly firstAttempts: SlidingWindowCounter;

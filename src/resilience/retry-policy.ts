@@ -40,7 +40,7 @@ export class RetryPolicy {
    *
    * Count only attempts that reached the destination: a write the circuit breaker or the
    * retry budget held back is a wait, not an attempt, so an outage does not burn an
-   * event's attempts while nothing is even tried (DESIGN.md §5: nothing is dropped).
+   * event's attempts while nothing is even tried (docs/architecture.md §7, invariant 1: nothing is dropped).
    * Unknown errors count as retriable: a bug surfaces as `maxAttempts` failures in the DLQ
    * with the error as cause, rather than as a silent drop.
    */

@@ -1,5 +1,5 @@
 /**
- * Dead-letter records (DESIGN.md §4): the original value, the original headers, and why.
+ * Dead-letter records (docs/architecture.md §5): the original value, the original headers, and why.
  * Keyed by the causal key when known, so a replay lands on the same partitions.
  */
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';

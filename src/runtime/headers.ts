@@ -1,5 +1,5 @@
 /**
- * The headers flowyard adds to every record it writes (DESIGN.md §4). Values pass through
+ * The headers flowyard adds to every record it writes (docs/architecture.md §5). Values pass through
  * as the bytes that came in; everything flowyard knows about an event travels here.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * Key-ordered concurrency for a worker, in the style of Confluent Parallel Consumer:
  * many keys in flight at once, at most one record per key (`ordering: 'key'`), offsets
- * committed only up to the lowest unfinished record of each partition (DESIGN.md §5).
+ * committed only up to the lowest unfinished record of each partition (docs/architecture.md §6).
  * Pure bookkeeping: no I/O, no timers, no clock. The worker feeds it what it consumed,
  * starts what it hands out, and reports each record's end.
  */

@@ -1,5 +1,5 @@
 /**
- * The router role (DESIGN.md §5): decode and validate each source event, drop events
+ * The router role (docs/architecture.md §6): decode and validate each source event, drop events
  * already routed, assign the per-causal-group seq, and produce one copy per first step of
  * the plan, keyed by the causal key. Copies, dead letters of bad events and the source
  * offsets go in ONE Kafka transaction per batch, so a crash either routes a batch fully or

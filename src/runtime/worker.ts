@@ -1,5 +1,5 @@
 /**
- * A destination worker (DESIGN.md §5), one consumer group per destination, in the style of
+ * A destination worker (docs/architecture.md §6), one consumer group per destination, in the style of
  * Confluent Parallel Consumer: up to `concurrency` writes in flight, one per causal key with
  * `ordering: key`; offsets committed only up to the lowest unfinished record per partition.
  *
@@ -315,7 +315,7 @@ export class Worker implements Role {
           if (this.breaker.state.name === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
           if (this.breaker.state.name !== 'closed') {
             // The destination is out, not this event: hold it like every other write until a
-            // probe gets through, instead of dead-lettering events for an outage (DESIGN.md §5).
+            // probe gets through, instead of dead-lettering events for an outage (docs/architecture.md §7, invariant 1).
             logger.info({ err: error, ...this.logFields(item), attempt }, 'attempts exhausted while the destination is out; held until the circuit closes');
             continue;
           }

@@ -2,10 +2,12 @@
  * A small client of the Confluent Schema Registry REST API (also served by Apicurio
  * Registry under `/apis/ccompat/v7` and by Karapace), with the few calls flowyard needs.
  *
- * Why not @kafkajs/confluent-schema-registry: the decoder must tell "the registry answered
- * 404 for this id" (a bad event, dead-lettered) from "the registry is unreachable or failing"
- * (wait and retry, never dead-letter), and `schemas check` must print the registry's reasons
- * from a verbose compatibility check. Plain `fetch` keeps both exact.
+ * Why not @kafkajs/confluent-schema-registry (docs/architecture.md §9): the decoder must tell
+ * "the registry answered 404 for this id" (a bad event, dead-lettered) from "the registry is
+ * unreachable or failing" (wait and retry, never dead-letter) within a bounded time, and
+ * `schemas check` must print the registry's reasons from a verbose compatibility check. That
+ * client has no request timeout option (it retries 3 times for up to 5 s on its own) and no
+ * verbose compatibility call; plain `fetch` keeps both exact.
  */
 
 /** The registry could not answer: connection refused, timeout, 5xx, or an unreadable answer. Retry later. */

@@ -1,5 +1,5 @@
 /**
- * The sequencer's buffer (DESIGN.md §5): per causal group, events go out in seq order.
+ * The sequencer's buffer (docs/architecture.md §6): per causal group, events go out in seq order.
  * An event that arrives ahead of a gap is held; the gap closes when the missing event
  * arrives, when it is reported failed, or when something has waited `holdMs` (then the
  * gap is skipped). Pure: the role passes `now` in, persists snapshots, and pauses

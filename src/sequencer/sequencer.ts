@@ -1,5 +1,5 @@
 /**
- * The sequencer role (DESIGN.md §5): reads the tracker's verdicts (`kind: 'event'` records) on
+ * The sequencer role (docs/architecture.md §6): reads the tracker's verdicts (`kind: 'event'` records) on
  * `<name>.completions` and writes each completed event, per causal group in seq order, to
  * `ordering.sequencer.output` (the original value, keyed by the causal key, flowyard headers).
  * A `failed` verdict closes its gap at once; a gap still open after `holdMs` is skipped

@@ -1,5 +1,5 @@
 /**
- * Every sink type flowyard knows, registered once (STYLE.md §4). The topology schema, its
+ * Every sink type flowyard knows, registered once. The topology schema, its
  * published JSON Schema and the validation of `sink` / `compensate` are built from this
  * list, so a new sink module only has to add its spec here.
  */

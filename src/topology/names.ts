@@ -1,5 +1,5 @@
 /**
- * Name rules and derived names (DESIGN.md §3), shared by the schema, the graph rules and
+ * Name rules and derived names (docs/architecture.md §4), shared by the schema, the graph rules and
  * the planner so that validation checks exactly the names the planner will produce.
  */
 import { Type, type TString, type TUnsafe } from '@sinclair/typebox';

@@ -2,7 +2,7 @@
  * The compiled form of a topology: pure, immutable data. Runtime roles read only this;
  * they never look at the YAML. `compile()` (planner.ts) is the only producer.
  *
- * Derived names (DESIGN.md §3):
+ * Derived names (docs/architecture.md §4):
  *   destination input topic  <name>.<mode>.<destination>
  *   completions              <name>.completions
  *   dead letters             <name>.dlq unless `dlq.topic` is set

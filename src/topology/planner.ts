@@ -1,5 +1,5 @@
 /**
- * Compiles a validated topology into its Plan (DESIGN.md §3). Pure and deterministic: the
+ * Compiles a validated topology into its Plan (docs/architecture.md §4). Pure and deterministic: the
  * same topology, however its YAML was ordered or which defaults it spelt out, gives the
  * same plan and plan id.
  */

@@ -1,5 +1,5 @@
 /**
- * The topology file format (DESIGN.md §2, v1), defined once as a TypeBox schema: the TS
+ * The topology file format (docs/architecture.md §3, v1), defined once as a TypeBox schema: the TS
  * types come from `Static<>`, ajv validates with it, and `schemas/topology.schema.json`
  * is generated from it (see `publishedTopologySchema`).
  */

@@ -1,5 +1,5 @@
 /**
- * What the tracker must emit for one event, given everything known about it (DESIGN.md §5).
+ * What the tracker must emit for one event, given everything known about it (docs/architecture.md §6, §7).
  * Pure: the tracker role loads the state from Redis, calls `decide`, emits, then records
  * what it emitted, so a crash between emitting and recording only repeats an emission
  * (every receiver dedups by event id) and never loses one.

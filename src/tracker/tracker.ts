@@ -1,5 +1,5 @@
 /**
- * The tracker role (DESIGN.md §5): reads `<name>.completions`, keeps each event's state in
+ * The tracker role (docs/architecture.md §6): reads `<name>.completions`, keeps each event's state in
  * Redis, releases dag join nodes once all their parents wrote ok, emits the event's verdict
  * (`completed` / `failed`) for the sequencer, and, once an event failed somewhere, emits a
  * compensation for every destination that succeeded and declares `compensate`, newest first

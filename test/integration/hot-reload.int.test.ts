@@ -405,7 +405,7 @@ test('a ConfigMap mount: ..data symlink swaps switch the mode live, and a broken
 /*
  * A mode change renames every destination's input topic (<name>.fanout.hook ->
  * <name>.cascade.hook): the old plan's workers keep reading the old topic until no key is in
- * flight in the old plan, so what it still held is delivered (DESIGN.md §5 invariant 1).
+ * flight in the old plan, so what it still held is delivered (docs/architecture.md §7, invariant 1).
  */
 test('a mode change does not strand the events the old plan had not delivered yet', async () => {
   // A slow HTTP destination (one write at a time, 250 ms each) holds a backlog in the old

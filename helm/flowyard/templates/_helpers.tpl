@@ -133,7 +133,7 @@ destinations: {{ $destinations | toJson }}
 {{- define "flowyard.tlsDir" -}}/etc/flowyard/tls/{{ . }}{{- end -}}
 
 {{/*
-Environment of every flowyard container (DESIGN.md §6, src/config/env.ts). Credentials
+Environment of every flowyard container (docs/architecture.md §8, src/config/env.ts). Credentials
 only ever come from Secrets: secretKeyRef for passwords, mounted files for certificates.
 */}}
 {{- define "flowyard.env" -}}

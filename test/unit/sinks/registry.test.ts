@@ -1,6 +1,6 @@
 /**
  * Every registered sink spec is well-formed and its documented examples are valid, both
- * against its own schema and inside a topology (STYLE.md §4: a spec's examples are tested).
+ * against its own schema and inside a topology (a spec's examples are tested).
  */
 import { Ajv } from 'ajv';
 import { sinkSpec, sinkSpecs, sinkTypes } from '../../../src/sinks/registry.js';
