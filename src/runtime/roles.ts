@@ -5,7 +5,8 @@
 import { InvalidInputError } from '../errors.js';
 import { DedupStore } from '../dedup/store.js';
 import { createDecoder } from '../schema/decoder.js';
-import { createSink, type SinkFactory } from '../sinks/factory.js';
+import type { SinkFactory } from '../sinks/define.js';
+import { createSink } from '../sinks/registry.js';
 import type { Plan, RoleName } from '../topology/plan.js';
 import type { RoleContext } from './context.js';
 import type { Role } from './role.js';
@@ -76,10 +77,10 @@ export async function createRoles(
           env: shared.env,
           logger: targetContext.logger.child({ destination: destination.name }),
         };
-        const sink = (overrides.createSink ?? createSink)(destination.sink, sinkContext);
+        const sink = await (overrides.createSink ?? createSink)(destination.sink, sinkContext);
         roles.push(new Worker(targetContext, destination, sink, await createDecoder(plan.source, decoderOptions)));
         if (destination.compensation !== undefined && target === plan) {
-          const undo = (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
+          const undo = await (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
           roles.push(new Worker(targetContext, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
         }
       }

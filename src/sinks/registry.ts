@@ -1,28 +1,22 @@
 /**
- * Every sink type flowyard knows, registered once. The topology schema, its
- * published JSON Schema and the validation of `sink` / `compensate` are built from this
- * list, so a new sink module only has to add its spec here.
+ * Every sink type flowyard knows, registered once. The topology schema, its published JSON
+ * Schema, the validation of `sink` / `compensate`, the README's sink reference and the
+ * creation of sinks at run time all read this list, so a new sink is one module
+ * (`src/sinks/<type>/index.ts` exporting `defineSink({ spec, create })`) plus one line here.
  */
-import type { Static, TObject } from '@sinclair/typebox';
-import { kafkaSinkSpec } from './kafka/config.js';
-import { httpSinkSpec } from './http/config.js';
-import { redisSinkSpec } from './redis/config.js';
-import { postgresSinkSpec } from './postgres/config.js';
-
-/** What a sink module declares about its configuration. */
-export interface SinkSpec<S extends TObject = TObject> {
-  /** The value of `type` that selects this sink in a topology. */
-  readonly type: string;
-  /** One line for help texts and generated docs. */
-  readonly summary: string;
-  /** Schema of the sink's config; its `type` property is the literal `type` above. */
-  readonly configSchema: S;
-  /** Valid configs, shown in docs and checked by a test. */
-  readonly examples: readonly Static<S>[];
-}
+import type { SinkConfig } from '../topology/plan.js';
+import type { SinkContext, SinkDefinition, SinkSpec } from './define.js';
+import type { Sink } from './sink.js';
+import kafkaSink from './kafka/index.js';
+import httpSink from './http/index.js';
+import redisSink from './redis/index.js';
+import postgresSink from './postgres/index.js';
 
 /** The registered sinks, in the order docs list them. */
-export const sinkSpecs: readonly SinkSpec[] = [kafkaSinkSpec, httpSinkSpec, redisSinkSpec, postgresSinkSpec];
+export const sinks: readonly SinkDefinition[] = [kafkaSink, httpSink, redisSink, postgresSink];
+
+/** Their specs, in the same order. */
+export const sinkSpecs: readonly SinkSpec[] = sinks.map((sink) => sink.spec);
 
 /** The spec of a sink type, or undefined for a type nobody registered. */
 export function sinkSpec(type: string): SinkSpec | undefined {
@@ -32,4 +26,12 @@ export function sinkSpec(type: string): SinkSpec | undefined {
 /** Registered sink types, for messages such as "known types: kafka". */
 export function sinkTypes(): string[] {
   return sinkSpecs.map((spec) => spec.type);
+}
+
+/** Builds the sink a config selects; its driver is imported now, not when the registry loads. */
+export async function createSink(config: SinkConfig, context: SinkContext): Promise<Sink> {
+  const sink = sinks.find((candidate) => candidate.spec.type === config.type);
+  // Validation rejects unknown types before a plan exists; reaching here is a bug.
+  if (sink === undefined) throw new Error(`no sink registered for type ${JSON.stringify(config.type)}`);
+  return sink.create(config, context);
 }

@@ -15,7 +15,7 @@ import type { Role } from '../../src/runtime/role.js';
 import { PlanHost, type PlanHostOptions } from '../../src/runtime/plan-host.js';
 import { createRoles, type RoleOverrides } from '../../src/runtime/roles.js';
 import { closeSharedClients, createSharedClients, type SharedClients } from '../../src/runtime/shared.js';
-import type { SinkContext } from '../../src/sinks/factory.js';
+import type { SinkContext } from '../../src/sinks/define.js';
 import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
 import { parseTopology } from '../../src/topology/load.js';
 import type { Plan, RoleName } from '../../src/topology/plan.js';

@@ -11,7 +11,8 @@ import { closeSharedClients, createSharedClients } from '../../runtime/shared.js
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
 import { renderText } from '../../topology/render.js';
-import { demoDestinations, type DemoEvent, type ReadBack } from '../demo-destinations.js';
+// demo-destinations.js loads pg; imported when the demo runs, so `flowyard validate` never loads a database driver.
+import type { DemoEvent, ReadBack } from '../demo-destinations.js';
 import { sampleEvents } from '../sample-events.js';
 import { createPlanTopics } from './topics.js';
 import { positiveInteger } from '../option-parsers.js';
@@ -62,6 +63,7 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
   const shared = await createSharedClients(env, logger);
   const { records, eventIds } = sampleEvents(plan.source, { count: options.events, keys: options.keys });
   const events: DemoEvent[] = records.map((record, i) => ({ eventId: eventIds[i]!, key: String(record.key), payload: JSON.parse(String(record.value)) as Record<string, unknown> }));
+  const { demoDestinations } = await import('../demo-destinations.js');
   const destinations = demoDestinations(plan.destinations, { env, kafka: shared.kafka, redis: shared.redis, logger }, events[0]!);
   const ours = new Set(eventIds);
   const completions = new Map<string, Completion[]>(plan.destinations.map((d) => [d.name, []]));

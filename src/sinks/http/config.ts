@@ -3,7 +3,7 @@
  * event id as `Idempotency-Key` so the receiver can drop a repeat.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { SinkSpec } from '../registry.js';
+import type { SinkSpec } from '../define.js';
 import { StringEnum } from '../../topology/names.js';
 
 /** The methods the sink sends with. Both carry a body; PUT suits receivers keyed by URL. */
@@ -58,8 +58,13 @@ export const httpSinkSpec: SinkSpec<typeof HttpSinkConfigSchema> = {
   type: 'http',
   summary: 'POST or PUT each event to an HTTP endpoint with the event id as Idempotency-Key; 4xx dead-letters, 5xx/429 retry.',
   configSchema: HttpSinkConfigSchema,
+  defaults: { method: DEFAULT_HTTP_METHOD, headers: `content-type: ${DEFAULT_CONTENT_TYPE}` },
   examples: [
     { type: 'http', url: 'http://notifier:8080/hook' },
     { type: 'http', url: 'https://api.example.com/v1/orders?source=flowyard', method: 'PUT', headers: { 'X-Tenant': 'acme' } },
   ],
+  delivery:
+    'At least once, once per Idempotency-Key. Every attempt and every redelivery of an event sends the same `Idempotency-Key: <event id>`, ' +
+    'so a receiver that drops repeats of a key counts the event once, also after a lost response or a worker crash between the request and the done-key. ' +
+    '2xx is done; 408, 429, 5xx, connection errors and timeouts are retriable (waiting at least Retry-After); any other status (4xx, 409 included, 1xx, 3xx) and an invalid request are permanent.',
 };

@@ -8,7 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Pool } from 'undici';
 import type { SinkConfig } from '../../topology/plan.js';
-import type { SinkContext } from '../factory.js';
+import type { SinkContext } from '../define.js';
 import { redactUrl } from '../shared.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import { DEFAULT_CONTENT_TYPE, DEFAULT_HTTP_METHOD, type HttpSinkConfig } from './config.js';

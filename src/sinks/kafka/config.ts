@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { KafkaTopicName } from '../../topology/names.js';
-import type { SinkSpec } from '../registry.js';
+import type { SinkSpec } from '../define.js';
 
 export const KafkaSinkConfigSchema = Type.Object(
   {
@@ -27,10 +27,16 @@ export const kafkaSinkSpec: SinkSpec<typeof KafkaSinkConfigSchema> = {
   type: 'kafka',
   summary: 'Write each event to a Kafka topic, keyed by the causal key, value and headers passed through.',
   configSchema: KafkaSinkConfigSchema,
+  defaults: { partitions: 'the topology `partitions`' },
   examples: [
     { type: 'kafka', topic: 'orders.ledger' },
     { type: 'kafka', topic: 'ledger.reversals', partitions: 6 },
   ],
+  delivery:
+    'At least once. An idempotent producer (acks=all) means broker retries never duplicate a record, and the done-key stops a redelivered event; ' +
+    'but a worker that crashes after the produce and before recording the done-key produces the event again on redelivery (Kafka cannot tell the repeat), ' +
+    'so readers that must count once drop repeats by the `fy-event-id` header. ' +
+    'Errors kafkajs marks non-retriable (unknown topic, authorisation) are permanent; every other produce error is retriable.',
 };
 
 /** The Kafka topic a sink config writes to, or undefined when it is not a kafka sink. */

@@ -6,7 +6,7 @@
 import type { Producer } from 'kafkajs';
 import { createProducer, produce } from '../../kafka/producer.js';
 import type { SinkConfig } from '../../topology/plan.js';
-import type { SinkContext } from '../factory.js';
+import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { KafkaSinkConfig } from './config.js';
 

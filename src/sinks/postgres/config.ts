@@ -3,7 +3,7 @@
  * `ON CONFLICT (<conflictKey>) DO NOTHING` so a redelivered event adds no second row.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { SinkSpec } from '../registry.js';
+import type { SinkSpec } from '../define.js';
 
 /** Column sources that are not payload fields. */
 export const SPECIAL_SOURCES = ['$eventId', '$key', '$value', '$ingestedAt'] as const;
@@ -60,6 +60,7 @@ export const postgresSinkSpec: SinkSpec<typeof PostgresSinkConfigSchema> = {
   type: 'postgres',
   summary: 'INSERT each event as a row of mapped columns, ON CONFLICT (conflictKey) DO NOTHING; missing table or column fails at start.',
   configSchema: PostgresSinkConfigSchema,
+  defaults: { url: 'the libpq variables PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD' },
   examples: [
     {
       type: 'postgres',
@@ -70,4 +71,9 @@ export const postgresSinkSpec: SinkSpec<typeof PostgresSinkConfigSchema> = {
     },
     { type: 'postgres', table: 'inventory.moves', conflictKey: 'event_id', columns: { event_id: '$eventId', sku: 'item.sku', quantity: 'item.quantity' } },
   ],
+  delivery:
+    'Once per conflict key: INSERT ... ON CONFLICT (conflictKey) DO NOTHING, so a redelivered event, a retry after a lost commit acknowledgement, ' +
+    'or a redelivery after a worker crash between the INSERT and its done-key adds no second row, for as long as the row exists. ' +
+    'SQLSTATE classes 22 (data exception: bad number, value too long) and 23 (integrity: NOT NULL, check, foreign key, another unique index) ' +
+    'and an event that does not map to the columns are permanent; every other error (connection, timeout, deadlock, serialization, shutdown, resources, a table changed under it) is retriable.',
 };

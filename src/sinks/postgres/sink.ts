@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { RuntimeFailure } from '../../errors.js';
 import type { SinkConfig } from '../../topology/plan.js';
-import type { SinkContext } from '../factory.js';
+import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { PostgresSinkConfig } from './config.js';
 import { buildInsert, parseTableName, pgErrorKind, quoteTable, rowValues, sqlState, type InsertStatement } from './sql.js';

@@ -3,7 +3,7 @@
  * fields into a hash (HSET), once per event id.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { SinkSpec } from '../registry.js';
+import type { SinkSpec } from '../define.js';
 import { StringEnum } from '../../topology/names.js';
 
 /** `stream` (XADD) or `hash` (HSET). */
@@ -68,7 +68,7 @@ export const RedisSinkConfigSchema = Type.Object(
     additionalProperties: false,
     title: 'redis sink',
     description: 'Append each event to a Redis stream, or HSET its payload fields into a hash, once per event id (a guard key set atomically with the write).',
-    // The fields a mode needs: ajv reports a missing `stream` by name; the factory also
+    // The fields a mode needs: ajv reports a missing `stream` by name; the sink also
     // rejects fields of the other mode, which plain JSON Schema cannot say briefly.
     allOf: [
       {
@@ -87,16 +87,23 @@ export const redisSinkSpec: SinkSpec<typeof RedisSinkConfigSchema> = {
   type: 'redis',
   summary: 'XADD each event to a Redis stream or HSET its payload fields, once per event id via an atomic guard key.',
   configSchema: RedisSinkConfigSchema,
+  defaults: { url: 'the process Redis (REDIS_URL)', keyPrefix: "''", keyTemplate: DEFAULT_KEY_TEMPLATE, guardTtlSeconds: DEFAULT_GUARD_TTL_SECONDS, maxLen: 'no trimming' },
   examples: [
     { type: 'redis', mode: 'stream', stream: 'orders.audit' },
     { type: 'redis', mode: 'stream', stream: 'orders.audit', maxLen: 100_000, url: 'redis://cache:6379/1', guardTtlSeconds: 3_600 },
     { type: 'redis', mode: 'hash', keyPrefix: 'order:', keyTemplate: '{orderId}' },
   ],
+  delivery:
+    'Once per event id within `guardTtlSeconds`: one Lua script checks the guard key `{<key>}:done:<event id>`, writes, and sets the guard, atomically, ' +
+    'so a redelivery (also after a worker crash between the write and its done-key) adds no second stream entry. ' +
+    'A redelivery after the guard expired, or after Redis lost it (no persistence, failover before replication), writes again. ' +
+    'Connection errors, timeouts and the transient replies (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, NOREPLICAS, OOM, MOVED, ASK) are retriable; ' +
+    'every other reply error (WRONGTYPE, NOPERM, ERR ...) and a payload that cannot be written in the configured shape (a missing key field) are permanent.',
 };
 
 /**
  * Problems JSON Schema does not catch: fields of the other mode. Empty when the config is
- * consistent; the factory throws them as a startup error.
+ * consistent; the sink throws them as a startup error.
  */
 export function redisConfigProblems(config: RedisSinkConfig): string[] {
   const problems: string[] = [];

@@ -7,7 +7,7 @@
 import type { RedisConnection } from '../../config/env.js';
 import { createRedis, type Redis } from '../../redis/connection.js';
 import type { SinkConfig } from '../../topology/plan.js';
-import type { SinkContext } from '../factory.js';
+import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import { DEFAULT_GUARD_TTL_SECONDS, DEFAULT_KEY_TEMPLATE, redisConfigProblems, type RedisSinkConfig } from './config.js';
 import { UnwritablePayloadError, compileKeyTemplate, type KeyRenderer, guardKey, hashFields, redisErrorKind, streamFields } from './fields.js';

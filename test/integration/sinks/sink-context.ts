@@ -2,7 +2,7 @@
  * What the sink integration tests share: a SinkContext as a worker would pass it, records
  * shaped as the router sends them, and a signal that aborts with the worker's TimeoutError.
  */
-import type { SinkContext } from '../../../src/sinks/factory.js';
+import type { SinkContext } from '../../../src/sinks/define.js';
 import type { SinkRecord } from '../../../src/sinks/sink.js';
 import { TimeoutError } from '../../../src/resilience/error-class.js';
 import { testEnv, testKafka, testLogger, uniqueName } from '../../helpers/servers.js';

@@ -4,10 +4,10 @@
  * No servers needed; the build makes this the slowest unit test (~10 s).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 let root: string;
@@ -41,6 +41,27 @@ test('validate: exit 0 and an ok line per example', () => {
     expect.stringMatching(/^ok orders: cascade, 3 destinations, plan orders@[0-9a-f]{8}$/),
     expect.stringMatching(/^ok orders: dag, 4 destinations, plan orders@[0-9a-f]{8}$/),
   ]);
+});
+
+test('validate loads no sink driver: pg and undici are imported only when a sink is created', () => {
+  // Both are CommonJS packages, so everything loaded shows in the CJS module cache at exit.
+  const report = join(root, 'loaded.mjs');
+  writeFileSync(
+    report,
+    "import { createRequire } from 'node:module';\n" +
+      'const require = createRequire(import.meta.url);\n' +
+      "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n",
+  );
+  const result = spawnSync(process.execPath, ['--import', pathToFileURL(report).href, join(root, 'bin/flowyard.js'), 'validate', 'topologies/orders-demo.yaml'], {
+    cwd: repo,
+    encoding: 'utf8',
+  });
+  expect(result.status).toBe(0);
+  const loaded = JSON.parse(/^LOADED (.*)$/m.exec(result.stderr)?.[1] ?? 'null') as string[];
+  const packages = new Set(loaded.flatMap((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1] ?? []));
+  // The probe sees CJS packages at all (the YAML parser and ajv are loaded to validate).
+  expect(packages).toContain('ajv');
+  expect([...packages].filter((name) => name === 'pg' || name === 'undici')).toEqual([]);
 });
 
 test('validate: exit 2 with file:line:col problems on stderr', () => {
