@@ -6,6 +6,7 @@ import { register as registerProduce } from './produce.js';
 import { register as registerRun } from './run.js';
 import { register as registerSchemas } from './schemas.js';
 import { register as registerTopics } from './topics.js';
+import { register as registerTrial } from './trial.js';
 import { register as registerValidate } from './validate.js';
 
 /** Each subcommand module exports `register(program)`; list them here once. */
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerProduce(program);
   registerDemo(program);
   registerDlq(program);
+  registerTrial(program);
 }
