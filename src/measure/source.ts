@@ -4,7 +4,6 @@
  * saved `/metrics` page. Every form ends as a list of samples.
  */
 import { readFile } from 'node:fs/promises';
-import { request } from 'undici';
 import { InvalidInputError, RuntimeFailure } from '../errors.js';
 import { parsePrometheusText, parseQueryResponse, type Sample } from './prom-text.js';
 
@@ -67,13 +66,16 @@ export async function readSamples(location: MetricsLocation, flag = '--metrics')
 }
 
 async function fetchText(url: URL): Promise<string> {
-  let response: Awaited<ReturnType<typeof request>>;
+  // Node's fetch, not undici's import: loading a command module must stay cheap (the bin test checks `validate` loads no HTTP client).
+  let response: Response;
+  let text: string;
   try {
-    response = await request(url, { method: 'GET', headersTimeout: SCRAPE_TIMEOUT_MS, bodyTimeout: SCRAPE_TIMEOUT_MS });
+    response = await fetch(url, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+    text = await response.text();
   } catch (error) {
-    throw new RuntimeFailure(`--metrics: cannot read ${url.href}: ${(error as Error).message}`);
+    const cause = (error as { cause?: { message?: string } }).cause?.message;
+    throw new RuntimeFailure(`--metrics: cannot read ${url.href}: ${(error as Error).message}${cause === undefined ? '' : ` (${cause})`}`);
   }
-  const text = await response.body.text();
-  if (response.statusCode >= 300) throw new RuntimeFailure(`--metrics: ${url.href} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+  if (!response.ok) throw new RuntimeFailure(`--metrics: ${url.href} answered ${response.status}: ${text.slice(0, 200)}`);
   return text;
 }
