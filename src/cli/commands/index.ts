@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerAdvise } from './advise.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerDlq } from './dlq.js';
 import { register as registerPlan } from './plan.js';
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerDlq(program);
   registerTrial(program);
+  registerAdvise(program);
 }
