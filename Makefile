@@ -5,7 +5,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 TOPOLOGY ?= topologies/orders-demo.yaml
 EVENTS ?= 200
 
-.PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench clean
+.PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench bench-compression clean
 
 ## run: start the local servers, create the topics (and the demo's ledger table), run the orders dag with its
 ## PostgreSQL, Redis, webhook and Kafka destinations, send sample events, print what each destination received
@@ -52,6 +52,11 @@ infra-status:
 bench: build
 	@FLOWYARD_LOCAL_SERVERS="kafka redis" $(MAKE) --no-print-directory infra-up
 	node bench/run.mjs
+
+## bench-compression: produce and consume the same events with each KAFKA_COMPRESSION codec (Kafka only); writes bench/results/compression-<time>.json
+bench-compression: build
+	@FLOWYARD_LOCAL_SERVERS="kafka" $(MAKE) --no-print-directory infra-up
+	node bench/compression.mjs
 
 clean:
 	rm -rf dist coverage

@@ -135,6 +135,9 @@ has_listener() { grep -q "[=,]$1://127.0.0.1:$2\(,\|$\)" "$KAFKA_STATE/server.pr
 
 up() {
   command -v java >/dev/null || die "java is not installed; the local Kafka broker needs Java 17 (apt-get install openjdk-17-jre-headless)"
+  # kcat (librdkafka): the producer flowyard did not write that the integration tests feed it
+  # with (test/integration/producers); the Java one comes with the broker jars below.
+  command -v kcat >/dev/null || apt_install kcat
   if pid_alive "$PIDFILE"; then
     say "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT; logs: $LOG_DIR/server.log"
     # A broker started by an older version of this script lacks the SASL or the SSL listener;

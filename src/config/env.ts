@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
+import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../kafka/codecs.js';
 
 /**
  * Process configuration from the environment (docs/architecture.md §8), validated once at start.
@@ -24,6 +25,8 @@ export interface KafkaConnection {
   readonly sasl?: KafkaSasl;
   /** Present when TLS is on; file contents already read. */
   readonly tls?: TlsFiles;
+  /** Codec of the record batches flowyard's producers write (KAFKA_COMPRESSION); absent: DEFAULT_COMPRESSION. */
+  readonly compression?: Compression;
 }
 
 export interface RedisConnection {
@@ -64,6 +67,7 @@ export function loadEnv(vars: Vars = process.env): Env {
   const brokers = reader.brokers('KAFKA_BROKERS', '127.0.0.1:9092');
   const kafkaSasl = reader.sasl();
   const kafkaTls = reader.tls('KAFKA');
+  const compression = reader.oneOf('KAFKA_COMPRESSION', DEFAULT_COMPRESSION, COMPRESSIONS);
   const redisUrl = reader.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
   const redisPassword = reader.secret('REDIS_PASSWORD');
   const redisTls = reader.tls('REDIS', redisUrl?.startsWith('rediss:') ?? false);
@@ -77,7 +81,7 @@ export function loadEnv(vars: Vars = process.env): Env {
     throw new InvalidInputError(`invalid environment: ${problems.join('; ')}`, problems.map((p) => `environment: ${p}`));
   }
   return {
-    kafka: { brokers: brokers!, clientId, ...(kafkaSasl && { sasl: kafkaSasl }), ...(kafkaTls && { tls: kafkaTls }) },
+    kafka: { brokers: brokers!, clientId, compression: compression!, ...(kafkaSasl && { sasl: kafkaSasl }), ...(kafkaTls && { tls: kafkaTls }) },
     redis: { url: redisUrl!, ...(redisPassword && { password: redisPassword }), ...(redisTls && { tls: redisTls }) },
     ...(schemaRegistryUrl && { schemaRegistryUrl }),
     httpPort: httpPort!,

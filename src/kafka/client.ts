@@ -1,7 +1,8 @@
-import kafkajs, { type KafkaConfig, type SASLOptions, type logCreator } from 'kafkajs';
+import kafkajs, { type KafkaConfig, type Producer, type SASLOptions, type Transaction, type logCreator } from 'kafkajs';
 import type { KafkaConnection, KafkaSasl, TlsFiles } from '../config/env.js';
 import { diagnoseTls, tlsOptions } from '../config/tls-check.js';
 import { InvalidInputError } from '../errors.js';
+import { compressionType, compressionUnavailable, DEFAULT_COMPRESSION, registerCodecs } from './codecs.js';
 import type { Logger } from '../observability/logger.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -13,6 +14,13 @@ export type KafkaClient = InstanceType<typeof Kafka>;
  * KafkaJS-compatible API can be swapped in and measured.
  */
 export function createKafkaClient(connection: KafkaConnection, logger: Logger, clientIdSuffix?: string): KafkaClient {
+  registerCodecs();
+  const compression = connection.compression ?? DEFAULT_COMPRESSION;
+  const cannotCompress = compressionUnavailable(compression);
+  if (cannotCompress !== undefined) {
+    const message = `environment: KAFKA_COMPRESSION=${compression}: this process cannot compress with ${compression} (${cannotCompress}); choose another codec`;
+    throw new InvalidInputError(message, [message]);
+  }
   const config: KafkaConfig = {
     clientId: clientIdSuffix ? `${connection.clientId}-${clientIdSuffix}` : connection.clientId,
     brokers: [...connection.brokers],
@@ -34,8 +42,28 @@ export function createKafkaClient(connection: KafkaConnection, logger: Logger, c
   // then wipe each other's topics and crash in OffsetManager.resolveOffsets. Each consumer gets
   // an instance of its own; it opens its own connections either way.
   kafka.consumer = (...args) => new Kafka(config).consumer(...args);
+  if (compression !== 'none') {
+    const { producer } = kafka;
+    kafka.producer = (...args) => compressing(producer.apply(kafka, args), compressionType(compression));
+  }
   if (connection.sasl || connection.tls) explainConfigFailures(kafka, connection);
   return kafka;
+}
+
+/**
+ * kafkajs takes the codec per send, not per producer: every send and sendBatch of the producer
+ * and of its transactions gets `compression` unless the call names its own.
+ */
+function compressing(producer: Producer, compression: number): Producer {
+  const withCodec = <T extends Pick<Producer, 'send' | 'sendBatch'>>(sender: T): T => {
+    const { send, sendBatch } = sender;
+    sender.send = (record) => send.call(sender, { compression, ...record });
+    sender.sendBatch = (batch) => sendBatch.call(sender, { compression, ...batch });
+    return sender;
+  };
+  const { transaction } = producer;
+  producer.transaction = async () => withCodec<Transaction>(await transaction.call(producer));
+  return withCodec(producer);
 }
 
 type Connectable = { connect(): Promise<void> };

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { subscriptionAwareAssigner } from './assigner.js';
 import type { KafkaClient } from './client.js';
+import { describeUnreadable, onUnreadableBatches, type UnreadableBatch } from './codecs.js';
 import { nextOffset, toConsumedRecord, type ConsumedRecord, type TopicPartitionOffset } from './records.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -63,6 +64,10 @@ export class BatchConsumer {
    * commit of a graceful shutdown happens exactly then, so it must bypass the runner.
    */
   private groupCommit: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
+  /** `topic/partition` -> offset of the unreadable batch last reported, so a batch is reported once. */
+  private readonly reportedUnreadable = new Map<string, string>();
+  /** Partitions paused at an unreadable batch; resume() leaves them paused. */
+  private readonly pausedUnreadable = new Map<string, TopicPartitions>();
 
   constructor(private readonly options: BatchConsumerOptions) {
     this.consumer = options.kafka.consumer({
@@ -77,6 +82,9 @@ export class BatchConsumer {
       partitionAssigners: [subscriptionAwareAssigner],
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      // After a rebalance another member may have got past such a batch: fetch again, and pause again if it is still there.
+      if (this.pausedUnreadable.size > 0) this.consumer.resume([...this.pausedUnreadable.values()].map((p) => ({ ...p, partitions: [...p.partitions] })));
+      this.pausedUnreadable.clear();
       const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
       options.logger.info({ group: options.groupId, assignment }, 'partitions assigned');
       options.onAssignment?.(assignment);
@@ -96,15 +104,42 @@ export class BatchConsumer {
 
   async start(): Promise<void> {
     const { consumer, options } = this;
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
-    this.running = true;
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    // Connections and fetch loops made inside inherit the context: fetches that meet an unreadable batch report here.
+    await onUnreadableBatches(
+      (batch) => this.onUnreadable(batch),
+      async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+        this.running = true;
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: 1,
+          eachBatch: (payload) => this.onBatch(payload),
+        });
+      },
+    );
+  }
+
+  /**
+   * A batch compressed with a codec this process cannot read: the partition pauses at it (one
+   * error per batch, not a crash loop), nothing at or after it is handed over or committed, and
+   * the other partitions go on. Restarted with a process that reads the codec, the group
+   * resumes at that offset, so no event is skipped. Records before it in the same fetch are
+   * handed over first; the next fetch then stands at the batch.
+   */
+  private onUnreadable(batch: UnreadableBatch): void {
+    if (!batch.atFetchStart) return;
+    const key = `${batch.topic}/${batch.partition}`;
+    this.consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+    this.pausedUnreadable.set(key, { topic: batch.topic, partitions: [batch.partition] });
+    if (this.reportedUnreadable.get(key) === batch.offset) return; // paused again after a rebalance: already reported
+    this.reportedUnreadable.set(key, batch.offset);
+    const { topic, partition, offset, codec, reason } = batch;
+    this.options.logger.error(
+      { group: this.options.groupId, topic, partition, offset, codec, reason },
+      `partition paused: ${describeUnreadable(batch)}; nothing from this offset on is read or committed until a flowyard that can read ${codec} consumes the partition`,
+    );
   }
 
   /** Rejoins the group (a rebalance for the owner: onAssignment reports the new partitions). */
@@ -155,8 +190,12 @@ export class BatchConsumer {
     this.consumer.pause(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
   }
 
+  /** Resumes `partitions` except those paused at an unreadable batch. */
   resume(partitions: readonly TopicPartitions[]): void {
-    this.consumer.resume(partitions.map((p) => ({ topic: p.topic, partitions: [...p.partitions] })));
+    const readable = partitions
+      .map((p) => ({ topic: p.topic, partitions: p.partitions.filter((partition) => !this.pausedUnreadable.has(`${p.topic}/${partition}`)) }))
+      .filter((p) => p.partitions.length > 0);
+    if (readable.length > 0) this.consumer.resume(readable);
   }
 
   /** Stops fetching new batches; the current batch handler may still finish. */

@@ -126,3 +126,14 @@ test('several secure-connection mistakes are reported together', () => {
     'environment: REDIS_PASSWORD and REDIS_PASSWORD_FILE are both set: set only one',
   ]);
 });
+
+describe('KAFKA_COMPRESSION', () => {
+  test('defaults to lz4 (bench/README.md has the measurement) and takes every Kafka codec name, any case', () => {
+    expect(loadEnv({}).kafka.compression).toBe('lz4');
+    for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'ZSTD']) expect(loadEnv({ KAFKA_COMPRESSION: codec }).kafka.compression).toBe(codec.toLowerCase());
+  });
+
+  test('an unknown codec names the variable and the choices', () => {
+    expect(problems({ KAFKA_COMPRESSION: 'brotli' })).toEqual(['environment: KAFKA_COMPRESSION="brotli": expected one of none, gzip, snappy, lz4, zstd']);
+  });
+});
