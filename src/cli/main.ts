@@ -15,7 +15,9 @@ export function buildProgram(): Command {
   program.addHelpText(
     'after',
     '\nExit codes: 0 ok, 1 runtime failure, 2 invalid input or config.\n' +
-      'Environment: KAFKA_BROKERS, REDIS_URL, SCHEMA_REGISTRY_URL, FLOWYARD_HTTP_PORT, LOG_LEVEL (see README).',
+      'Environment: KAFKA_BROKERS, REDIS_URL, SCHEMA_REGISTRY_URL, FLOWYARD_HTTP_PORT, LOG_LEVEL,\n' +
+      '  FLOWYARD_START_TIMEOUT_MS (wait at start for a dependency that is down, default 300000; 0 = no bound),\n' +
+      '  FLOWYARD_SHUTDOWN_TIMEOUT_MS (see README).',
   );
   return program;
 }

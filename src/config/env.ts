@@ -46,6 +46,8 @@ export interface Env {
   readonly logLevel: LogLevel;
   /** Upper bound for a graceful shutdown before the process exits anyway. */
   readonly shutdownTimeoutMs: number;
+  /** How long a dependency that is down at start (Redis, Kafka, a destination) is waited for; 0 = no bound. */
+  readonly startTimeoutMs: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -75,6 +77,7 @@ export function loadEnv(vars: Vars = process.env): Env {
   const httpPort = reader.integer('FLOWYARD_HTTP_PORT', 9400, 0, 65535);
   const logLevel = reader.oneOf('LOG_LEVEL', 'info', LOG_LEVELS);
   const shutdownTimeoutMs = reader.integer('FLOWYARD_SHUTDOWN_TIMEOUT_MS', 30_000, 100, 600_000);
+  const startTimeoutMs = reader.integer('FLOWYARD_START_TIMEOUT_MS', 300_000, 0, 86_400_000);
   const clientId = vars.FLOWYARD_CLIENT_ID?.trim() || 'flowyard';
 
   if (problems.length > 0) {
@@ -87,6 +90,7 @@ export function loadEnv(vars: Vars = process.env): Env {
     httpPort: httpPort!,
     logLevel: logLevel!,
     shutdownTimeoutMs: shutdownTimeoutMs!,
+    startTimeoutMs: startTimeoutMs!,
   };
 }
 

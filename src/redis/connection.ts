@@ -3,6 +3,7 @@ import type { RedisConnection } from '../config/env.js';
 import { diagnoseTls, tlsOptions } from '../config/tls-check.js';
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { waitAtStart, type StartWaitOptions } from '../runtime/start-wait.js';
 
 export type { Redis } from 'ioredis';
 
@@ -65,6 +66,43 @@ export function createRedis(connection: RedisConnection, logger: Logger, name = 
     }
   };
   return redis;
+}
+
+/**
+ * Connects `redis` (from createRedis), waiting while Redis is down or unreachable (see
+ * start-wait.ts): ioredis keeps reconnecting by itself after a failed first connect, so each
+ * try checks whether it got through and PINGs. Refused credentials or TLS still reject at
+ * once with the InvalidInputError of `connect()`.
+ */
+export async function waitForRedis(redis: Redis, connection: RedisConnection, options: StartWaitOptions): Promise<void> {
+  let lastError: Error | undefined;
+  const onError = (error: Error): void => {
+    lastError = error;
+  };
+  redis.on('error', onError);
+  try {
+    await waitAtStart(
+      `Redis at ${address(connection)}`,
+      async () => {
+        // 'wait': never connected; 'end': gave up (an earlier start). Otherwise ioredis is reconnecting on its own.
+        if (redis.status === 'wait' || redis.status === 'end') {
+          // ioredis rejects with "Connection is closed."; the reason came through the error event.
+          await redis.connect().catch((error: unknown) => {
+            throw error instanceof InvalidInputError ? error : (lastError ?? error);
+          });
+        }
+        if (redis.status !== 'ready') throw lastError ?? new Error(`connection is ${redis.status}`);
+        await redis.ping();
+      },
+      (error) => !(error instanceof InvalidInputError),
+      options,
+    );
+  } catch (error) {
+    redis.disconnect(); // a connection left reconnecting would keep the process alive after the failure
+    throw error;
+  } finally {
+    redis.off('error', onError);
+  }
 }
 
 /** PING without TLS: a plaintext Redis answers +PONG, or -NOAUTH when it wants a password. */

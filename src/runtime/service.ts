@@ -46,6 +46,8 @@ export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessChec
 export class Service {
   private ops: OpsServer | undefined;
   private started: Role[] = [];
+  /** The role whose start() is running. */
+  private starting: Role | undefined;
   private stopping: Promise<void> | undefined;
   private lag: LagCollector | undefined;
   /** True from the moment every role started until shutdown begins: the `roles` readiness check. */
@@ -68,10 +70,14 @@ export class Service {
     return this.ops?.port;
   }
 
-  async start(roles: readonly Role[]): Promise<void> {
+  /**
+   * Starts the ops server alone: liveness answers, readiness says the roles are starting.
+   * `run` calls it before waiting for Redis and Kafka, so a pod that waits is alive and not ready.
+   */
+  async listen(): Promise<void> {
     const { env, logger, registry, readiness } = this.options;
-    // Up before the roles, so liveness answers while consumers join their groups; readiness
-    // waits for them (a pod joining its groups takes no traffic yet, and a stopping one none any more).
+    if (this.ops !== undefined) return;
+    // A pod joining its groups takes no traffic yet, and a stopping one none any more.
     const rolesStarted: ReadinessCheck = {
       name: 'roles',
       check: async () => {
@@ -79,9 +85,21 @@ export class Service {
       },
     };
     this.ops = await startOpsServer({ port: env.httpPort, registry, readiness: [...readiness, rolesStarted], logger });
+  }
+
+  async start(roles: readonly Role[]): Promise<void> {
+    const { logger } = this.options;
+    await this.listen();
     for (const role of roles) {
+      if (this.stopping !== undefined) throw new Error('shutting down: roles not started');
       logger.info({ role: role.name }, 'starting role');
-      await role.start();
+      // Known to stop() while it starts: a start that waits for a dependency ends when shutdown begins.
+      this.starting = role;
+      try {
+        await role.start();
+      } finally {
+        this.starting = undefined;
+      }
       this.started.push(role);
     }
     this.running = true;
@@ -143,7 +161,7 @@ export class Service {
   private async stopAll(): Promise<void> {
     const failures: unknown[] = [];
     await this.lag?.stop();
-    for (const role of [...this.started].reverse()) {
+    for (const role of [...this.started, ...(this.starting ? [this.starting] : [])].reverse()) {
       try {
         await role.stop();
       } catch (error) {

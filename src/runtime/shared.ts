@@ -7,7 +7,7 @@ import type { Env } from '../config/env.js';
 import { createKafkaClient, type KafkaClient } from '../kafka/client.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics, createRegistry } from '../observability/metrics.js';
-import { createRedis, type Redis } from '../redis/connection.js';
+import { createRedis, waitForRedis, type Redis } from '../redis/connection.js';
 
 export interface SharedClients {
   readonly env: Env;
@@ -18,13 +18,29 @@ export interface SharedClients {
   readonly logger: Logger;
 }
 
-export async function createSharedClients(env: Env, logger: Logger = createLogger(env.logLevel)): Promise<SharedClients> {
+/** Connected clients: waits for Redis up to `env.startTimeoutMs` (see connectSharedClients). */
+export async function createSharedClients(env: Env, logger: Logger = createLogger(env.logLevel), signal?: AbortSignal): Promise<SharedClients> {
+  const shared = openSharedClients(env, logger);
+  await connectSharedClients(shared, signal);
+  return shared;
+}
+
+/** The clients before anything connects (kafkajs clients connect when used; Redis in connectSharedClients). */
+export function openSharedClients(env: Env, logger: Logger = createLogger(env.logLevel)): SharedClients {
   const registry = createRegistry();
-  const redis = createRedis(env.redis, logger);
-  await redis.connect();
-  return { env, kafka: createKafkaClient(env.kafka, logger), redis, registry, metrics: new Metrics(registry), logger };
+  return { env, kafka: createKafkaClient(env.kafka, logger), redis: createRedis(env.redis, logger), registry, metrics: new Metrics(registry), logger };
+}
+
+/**
+ * Connects Redis; while it is down, waits and logs a line per try, up to `env.startTimeoutMs`
+ * (then a RuntimeFailure naming it). `signal` ends the wait on shutdown (AbandonedError).
+ */
+export async function connectSharedClients(shared: SharedClients, signal?: AbortSignal): Promise<void> {
+  await waitForRedis(shared.redis, shared.env.redis, { timeoutMs: shared.env.startTimeoutMs, logger: shared.logger, ...(signal && { signal }) });
 }
 
 export async function closeSharedClients(shared: SharedClients): Promise<void> {
-  await shared.redis.quit().catch(() => shared.redis.disconnect());
+  // QUIT on a connection that is not ready would wait in the offline queue for a Redis that may never come.
+  if (shared.redis.status !== 'ready') shared.redis.disconnect();
+  else await shared.redis.quit().catch(() => shared.redis.disconnect());
 }

@@ -22,7 +22,7 @@ import { TimeoutError } from '../resilience/error-class.js';
 import { RetryBudget } from '../resilience/retry-budget.js';
 import { RetryPolicy } from '../resilience/retry-policy.js';
 import type { EventDecoder } from '../schema/decoder.js';
-import type { Sink } from '../sinks/sink.js';
+import { SinkError, type Sink } from '../sinks/sink.js';
 import type { PlanDestination } from '../topology/plan.js';
 import { completionsRecord } from './completion.js';
 import { planLabels, type RoleContext } from './context.js';
@@ -31,6 +31,7 @@ import { fromHeaders, toHeaders, type EventHeaders } from './headers.js';
 import { KeyScheduler, type SchedulableRecord } from './key-scheduler.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { AbandonedError, sleep } from './sleep.js';
+import { waitAtStart } from './start-wait.js';
 
 interface WorkItem extends SchedulableRecord {
   readonly record: ConsumedRecord;
@@ -133,7 +134,13 @@ export class Worker implements Role {
     const { kafka, logger, metrics } = this.context;
     this.lifecycle.to('starting');
     metrics.circuitState.set(this.labels, CIRCUIT_STATE_VALUE.closed);
-    await this.sink.start();
+    // A destination that is down at start is waited for like an outage; a missing table stays a startup error.
+    await waitAtStart(`destination ${this.destination.name}`, () => this.sink.start(), (error) => error instanceof SinkError && error.kind === 'retriable', {
+      timeoutMs: this.context.env.startTimeoutMs,
+      signal: this.stopping.signal,
+      logger,
+      fields: { destination: this.destination.name },
+    });
     this.producer = await createProducer(kafka);
     this.output = new CoalescingProducer(this.producer);
     this.consumer = new BatchConsumer({

@@ -8,7 +8,8 @@ import { startTracing } from '../../observability/tracing.js';
 import { PlanHost } from '../../runtime/plan-host.js';
 import { ROLE_NAMES, type RoleSelection } from '../../runtime/roles.js';
 import { Service, readinessChecks } from '../../runtime/service.js';
-import { closeSharedClients, createSharedClients, type SharedClients } from '../../runtime/shared.js';
+import { closeSharedClients, connectSharedClients, openSharedClients, type SharedClients } from '../../runtime/shared.js';
+import { waitAtStart } from '../../runtime/start-wait.js';
 import { loadTopology } from '../../topology/load.js';
 import type { Plan, PlanRole, RoleName } from '../../topology/plan.js';
 import { watchTopology } from '../../topology/watch.js';
@@ -103,12 +104,7 @@ export function register(program: Command): void {
       const logger = createLogger(env.logLevel);
       // Before any role starts, so the first write is traced; a bad OTEL_* value is exit 2 before anything connects.
       const tracing = startTracing(process.env, logger);
-      const shared = await createSharedClients(env, logger);
-      await checkTopicsExist(loaded, files, shared).catch(async (error: unknown) => {
-        await closeSharedClients(shared);
-        await tracing?.shutdown();
-        throw error;
-      });
+      const shared = openSharedClients(env, logger);
       const readiness = readinessChecks(shared.kafka, shared.redis);
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
       // The lag of the groups this process runs, of whichever plan each host runs now.
@@ -128,13 +124,28 @@ export function register(program: Command): void {
       });
       const done = service.untilSignal();
       let stopping = false;
+      const startAborted = new AbortController();
       const onSignal = (): void => {
         stopping = true;
+        startAborted.abort();
       };
       process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
       try {
+        // Alive (/healthz) while it waits for Redis and Kafka below; ready once every role runs.
+        await service.listen();
+        await connectSharedClients(shared, startAborted.signal);
+        const brokers = `Kafka at ${env.kafka.brokers.join(',')}`;
+        await waitAtStart(brokers, () => checkTopicsExist(loaded, files, shared), (error) => !(error instanceof InvalidInputError || error instanceof RuntimeFailure), {
+          timeoutMs: env.startTimeoutMs,
+          signal: startAborted.signal,
+          logger,
+        });
         await service.start(hosts);
       } catch (error) {
+        if (stopping) {
+          // SIGTERM during the start (a wait for a dependency included) is an ordinary stop.
+          if ((await done) === 0) return;
+        }
         // The host that failed is not the service's yet: stop its roles that did start, then the rest.
         const stopAll = Promise.allSettled(hosts.map((host) => host.stop())).then(() => service.stop());
         await Promise.race([stopAll.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, env.shutdownTimeoutMs).unref())]);

@@ -50,6 +50,8 @@ export function createPostgresSink(config: SinkConfig, context: SinkContext): Si
       } catch (error) {
         await client.end().catch(() => undefined);
         if (error instanceof StartupError) throw new RuntimeFailure(`postgres sink of destination ${context.destination}: ${error.message}`);
+        // Down, starting up or out of connections: an outage the worker waits out (FLOWYARD_START_TIMEOUT_MS).
+        if (unreachable(error)) throw new SinkError(`cannot reach PostgreSQL at ${where}: ${(error as Error).message}`, 'retriable', { cause: error });
         throw new RuntimeFailure(`postgres sink of destination ${context.destination} cannot check table ${options.table} on ${where}: ${(error as Error).message}`, { cause: error });
       }
       statement = insert;
@@ -84,6 +86,17 @@ export function createPostgresSink(config: SinkConfig, context: SinkContext): Si
       await client?.end();
     },
   };
+}
+
+/**
+ * The server is not there (yet): no SQLSTATE (refused, reset, timed out, DNS), or a class that
+ * means "not now": 08 connection exception, 53 insufficient resources (too many connections),
+ * 57 operator intervention (starting up, shutting down). Wrong credentials (28), a missing
+ * database (3D) and the like are configuration mistakes and stay errors.
+ */
+function unreachable(error: unknown): boolean {
+  const code = sqlState(error);
+  return code === undefined || /^(08|53|57)/.test(code);
 }
 
 /** A problem with the table or mapping: the message says what to fix, without a cause chain. */

@@ -141,14 +141,25 @@ describe('postgres sink', () => {
     await expect(startSink(`public.${table}`)).resolves.toBeDefined();
   });
 
-  test('start() fails, naming the server, when PostgreSQL cannot be reached', async () => {
+  test('start() rejects with a retriable SinkError, naming the server, when PostgreSQL cannot be reached (an outage the worker waits out)', async () => {
     const sink = createPostgresSink(
       { type: 'postgres', url: 'postgres://postgres:hunter2@127.0.0.1:1/flowyard', table: 't', conflictKey: 'event_id', columns: COLUMNS },
       sinkContext(),
     );
-    const error = (await rejectionOf(sink.start())) as Error;
-    expect(error.message).toContain('cannot check table t on postgres://postgres:***@127.0.0.1:1/flowyard');
+    const error = (await rejectionOf(sink.start())) as SinkError;
+    expect(error).toBeInstanceOf(SinkError);
+    expect(error.kind).toBe('retriable');
+    expect(error.message).toContain('cannot reach PostgreSQL at postgres://postgres:***@127.0.0.1:1/flowyard');
     expect(error.message).not.toContain('hunter2');
+  });
+
+  test('start() against a database that does not exist is a configuration error, not an outage', async () => {
+    const url = new URL(PG_URL);
+    url.pathname = `/${uniqueName('no_such_db').replace(/-/g, '_')}`;
+    const sink = createPostgresSink({ type: 'postgres', url: url.toString(), table: 't', conflictKey: 'event_id', columns: COLUMNS }, sinkContext());
+    const error = (await rejectionOf(sink.start())) as Error;
+    expect(error).not.toBeInstanceOf(SinkError);
+    expect(error.message).toMatch(/cannot check table t on .*database "no_such_db_[0-9a-f]+" does not exist/);
   });
 
   test.each([
