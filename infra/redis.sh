@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Local Redis on 127.0.0.1:6379. Reuses a Redis that already answers there; otherwise
-# installs Debian's redis-server if missing and starts one whose data lives in .local/.
+# installs Debian's redis-server if missing and starts one whose data lives in .local/,
+# with AOF persistence (appendfsync everysec): flowyard's dedup and done-keys survive a
+# restart or a kill -9, as they must in production (README: When Redis loses flowyard state).
 # Usage: infra/redis.sh up|down|status
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,7 +21,7 @@ up() {
   mkdir -p "$REDIS_STATE"
   say "starting Redis on 127.0.0.1:$PORT; log: $LOG"
   redis-server --bind 127.0.0.1 --port "$PORT" --daemonize yes --pidfile "$PIDFILE" --logfile "$LOG" \
-    --dir "$REDIS_STATE" --save "" --appendonly no >/dev/null
+    --dir "$REDIS_STATE" --save "" --appendonly yes --appendfsync everysec >/dev/null
   local deadline=$((SECONDS + 20))
   until answers_ping; do
     (( SECONDS < deadline )) || { tail -20 "$LOG" >&2; die "Redis did not answer PING within 20 s; log: $LOG"; }

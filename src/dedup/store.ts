@@ -6,6 +6,7 @@
  *   fy:{name}:seq:{key}               last seq assigned to a causal group (no TTL: seqs only grow)
  *   fy:{name}:seqof:{eventId}         the seq an event got, so a redelivered event keeps it
  *   fy:{name}:done:{dest}:{eventId}   the destination's write succeeded
+ *   fy:{name}:epoch                   marks that Redis still holds all of the above (state-guard.ts)
  *
  * When each key is written relative to the offset commit, and what a crash in between does:
  * - `routed` is set AFTER the router's transaction (copies + offsets) committed. A crash
@@ -15,16 +16,30 @@
  * - `done` is set AFTER the write succeeded and BEFORE the worker commits its offset. A crash
  *   between write and `done` re-delivers the event and writes it again: sinks are idempotent by
  *   event id for that window (docs/architecture.md §7). A crash after `done` only skips the write.
+ *
+ * All of this assumes Redis keeps what it was told. Each lookup below also reads the epoch
+ * key in the same round trip (the MGETs include it, the seq script checks it before it
+ * assigns anything); when it is gone the lookup throws StateLostError and the role waits.
  */
 import type { Redis } from 'ioredis';
+import { StateLostError } from './epoch.js';
 import { topologyKeyPrefix } from './keys.js';
+import { StateGuard } from './state-guard.js';
 
-/** Lua: for each (eventId, key) pair, return the event's seq, assigning the next one of its group once. */
+/**
+ * Lua: for each (eventId, key) pair, return the event's seq, assigning the next one of its
+ * group once. The first element is the epoch found; when it is not the expected one
+ * (ARGV[3]; '-' when unchecked) nothing is assigned: INCR on an emptied Redis would start
+ * every group's seqs again at 1.
+ */
 const ASSIGN_SEQ = `
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[2])
-local out = {}
-for i = 3, #ARGV, 2 do
+local expected = ARGV[3]
+local epoch = redis.call('GET', prefix .. ':epoch')
+if expected ~= '-' and epoch ~= expected then return { epoch } end
+local out = { epoch }
+for i = 4, #ARGV, 2 do
   local seqof = prefix .. ':seqof:' .. ARGV[i]
   local seq = redis.call('GET', seqof)
   if not seq then
@@ -38,6 +53,7 @@ return out
 
 export class DedupStore {
   private readonly prefix: string;
+  private readonly guard: StateGuard;
 
   constructor(
     private readonly redis: Redis,
@@ -45,6 +61,7 @@ export class DedupStore {
     private readonly ttlSeconds: number,
   ) {
     this.prefix = topologyKeyPrefix(topologyName);
+    this.guard = StateGuard.of(redis, topologyName);
   }
 
   /** Event ids among `eventIds` that were already routed (one round trip). */
@@ -60,7 +77,11 @@ export class DedupStore {
   async assignSeqs(events: readonly { eventId: string; key: string }[]): Promise<number[]> {
     if (events.length === 0) return [];
     const args = events.flatMap((e) => [e.eventId, e.key]);
-    return (await this.redis.eval(ASSIGN_SEQ, 0, this.prefix, this.ttlSeconds, ...args)) as number[];
+    const [epoch, ...seqs] = (await this.redis.eval(ASSIGN_SEQ, 0, this.prefix, this.ttlSeconds, this.guard.expected ?? '-', ...args)) as [string | null, ...number[]];
+    this.guard.verify(epoch);
+    // A recovery wrote a new epoch between arming and this call: the script assigned nothing; the batch's retry will.
+    if (seqs.length !== events.length) throw new StateLostError(this.guard.topology, 'the epoch changed while seqs were assigned; retrying');
+    return seqs;
   }
 
   /** Event ids among `eventIds` whose write to `destination` already succeeded (one round trip). */
@@ -76,9 +97,15 @@ export class DedupStore {
     return `${this.prefix}:done:${destination}:${eventId}`;
   }
 
+  /** One MGET: the epoch (when armed) and `keys`. */
   private async present(keys: readonly string[], ids: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
-    const values = await this.redis.mget(...keys);
+    if (this.guard.expected === undefined) {
+      const values = await this.redis.mget(...keys);
+      return new Set(ids.filter((_, i) => values[i] !== null));
+    }
+    const [epoch, ...values] = await this.redis.mget(this.guard.key, ...keys);
+    this.guard.verify(epoch ?? null);
     return new Set(ids.filter((_, i) => values[i] !== null));
   }
 

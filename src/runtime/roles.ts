@@ -4,6 +4,7 @@
  */
 import { InvalidInputError } from '../errors.js';
 import { DedupStore } from '../dedup/store.js';
+import { StateGuard } from '../dedup/state-guard.js';
 import { createDecoder } from '../schema/decoder.js';
 import type { SinkFactory } from '../sinks/define.js';
 import { createSink } from '../sinks/registry.js';
@@ -49,6 +50,8 @@ export async function createRoles(
   if (unknown.length > 0) {
     throw new InvalidInputError(`--destinations: ${unknown.join(', ')} not in topology ${plan.name} (it has ${plan.destinations.map((d) => d.name).join(', ')})`);
   }
+  // Before any role reads state: a Redis that lost it must be known before the first batch.
+  await StateGuard.of(shared.redis, plan.name).arm({ kafka: shared.kafka, plan, logger: shared.logger, metrics: shared.metrics });
   const dedup = new DedupStore(shared.redis, plan.name, plan.dedup.ttlSeconds);
   const contextOf = (p: Plan): RoleContext => ({
     plan: p,

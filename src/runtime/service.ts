@@ -6,9 +6,10 @@ import { startOpsServer, type OpsServer, type ReadinessCheck } from '../observab
 import { LagCollector, type LagTarget } from '../observability/lag.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Redis } from '../redis/connection.js';
+import { StateGuard } from '../dedup/state-guard.js';
 import type { Role } from './role.js';
 
-/** Readiness: Kafka answers a metadata request and Redis answers PING. */
+/** Readiness: Kafka answers a metadata request, Redis answers PING and still holds every topology's state. */
 export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessCheck[] {
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
@@ -33,6 +34,13 @@ export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessChec
         // A command sent while disconnected would wait in the offline queue; answer at once instead.
         if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
         await redis.ping();
+      },
+    },
+    {
+      name: 'redis-state',
+      async check() {
+        const lost = StateGuard.all(redis).filter((guard) => guard.lost !== undefined);
+        if (lost.length > 0) throw new Error(lost.map((guard) => `Redis lost the state of topology ${guard.topology}; run flowyard state recover`).join('; '));
       },
     },
   ];

@@ -20,13 +20,21 @@ import type { Redis } from 'ioredis';
 import type { GroupSnapshot } from './buffer.js';
 import { chooseSnapshot, encodeSnapshot, type StoredGroup } from './progress.js';
 import { topologyKeyPrefix } from '../dedup/keys.js';
+import { StateLostError } from '../dedup/epoch.js';
+import { StateGuard } from '../dedup/state-guard.js';
 
-/** KEYS: group hashes; ARGV: ttl, token, marker prefix, then one encoded snapshot per key. */
+/**
+ * KEYS: the epoch key, then group hashes; ARGV: ttl, token, marker prefix, expected epoch
+ * ('-' when unchecked), then one encoded snapshot per group. Returns the epoch found; writes
+ * nothing when it is not the expected one.
+ */
 const WRITE_SNAPSHOTS = `
 local ttl = tonumber(ARGV[1])
 local token = ARGV[2]
 local markers = ARGV[3]
-for i = 1, #KEYS do
+local epoch = redis.call('GET', KEYS[1])
+if ARGV[4] ~= '-' and epoch ~= ARGV[4] then return { epoch } end
+for i = 2, #KEYS do
   local old = redis.call('HMGET', KEYS[i], 't', 's', 'p')
   local previous = old[3]
   if old[1] and old[1] ~= token and redis.call('EXISTS', markers .. old[1]) == 1 then previous = old[2] end
@@ -38,11 +46,12 @@ for i = 1, #KEYS do
   end
   redis.call('EXPIRE', KEYS[i], ttl)
 end
-return #KEYS
+return { epoch }
 `;
 
 export class SequencerStore {
   private readonly prefix: string;
+  private readonly guard: StateGuard;
 
   constructor(
     private readonly redis: Redis,
@@ -50,15 +59,18 @@ export class SequencerStore {
     private readonly ttlSeconds: number,
   ) {
     this.prefix = `${topologyKeyPrefix(topologyName)}:sequencer`;
+    this.guard = StateGuard.of(redis, topologyName);
   }
 
-  /** Each group's snapshot as of the last committed flush (two round trips). */
+  /** Each group's snapshot as of the last committed flush (two round trips); StateLostError when Redis lost the state. */
   async read(groups: readonly string[]): Promise<Map<string, GroupSnapshot>> {
     const result = new Map<string, GroupSnapshot>();
     if (groups.length === 0) return result;
     const read = this.redis.pipeline();
+    read.get(this.guard.key);
     for (const group of groups) read.hmget(this.groupKey(group), 't', 's', 'p');
-    const rows = unwrap(await read.exec()) as (string | null)[][];
+    const [epoch, ...rows] = unwrap(await read.exec()) as [string | null, ...(string | null)[][]];
+    this.guard.verify(epoch);
     const stored = rows.map(([token, snapshot, previous]): StoredGroup | undefined =>
       token && snapshot ? { token, snapshot, ...(previous && { previous }) } : undefined,
     );
@@ -77,9 +89,13 @@ export class SequencerStore {
   /** Stores the groups' snapshots as written by flush `token` (not yet committed). Idempotent for one token. */
   async write(token: string, snapshots: ReadonlyMap<string, GroupSnapshot>): Promise<void> {
     if (snapshots.size === 0) return;
-    const keys = [...snapshots.keys()].map((group) => this.groupKey(group));
+    const keys = [this.guard.key, ...[...snapshots.keys()].map((group) => this.groupKey(group))];
     const values = [...snapshots.values()].map(encodeSnapshot);
-    await this.redis.eval(WRITE_SNAPSHOTS, keys.length, ...keys, this.ttlSeconds, token, `${this.prefix}:txn:`, ...values);
+    const expected = this.guard.expected ?? '-';
+    const [epoch] = (await this.redis.eval(WRITE_SNAPSHOTS, keys.length, ...keys, this.ttlSeconds, token, `${this.prefix}:txn:`, expected, ...values)) as [string | null];
+    this.guard.verify(epoch);
+    // A recovery wrote a new epoch meanwhile: nothing was written; the flush's retry writes it.
+    if (expected !== '-' && epoch !== expected) throw new StateLostError(this.guard.topology, 'the epoch changed while snapshots were written; retrying');
   }
 
   /** Flush `token`'s transaction committed. */

@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Completion } from '../runtime/completion.js';
 import type { EventState, Status } from './decide.js';
 import { topologyKeyPrefix } from '../dedup/keys.js';
+import { StateGuard } from '../dedup/state-guard.js';
 
 export interface TrackedEvent extends EventState {
   /** When each destination reported its write, ms since epoch. */
@@ -31,6 +32,7 @@ export interface Emitted {
 
 export class TrackerStateStore {
   private readonly prefix: string;
+  private readonly guard: StateGuard;
 
   constructor(
     private readonly redis: Redis,
@@ -38,12 +40,19 @@ export class TrackerStateStore {
     private readonly ttlSeconds: number,
   ) {
     this.prefix = `${topologyKeyPrefix(topologyName)}:track:`;
+    this.guard = StateGuard.of(redis, topologyName);
   }
 
-  /** Records the outcomes in `completions` (in order) and returns each touched event's state afterwards. */
+  /**
+   * Records the outcomes in `completions` (in order) and returns each touched event's state
+   * afterwards. The same transaction reads the state epoch first: an emptied Redis throws
+   * StateLostError before anything is decided on the partial state it returns (the outcomes
+   * it recorded are true either way).
+   */
   async apply(completions: readonly Completion[]): Promise<Map<string, TrackedEvent>> {
     if (completions.length === 0) return new Map();
     const write = this.redis.multi();
+    write.get(this.guard.key);
     for (const completion of completions) {
       const key = this.key(completion.eventId);
       if (completion.kind === 'destination') write.hset(key, `w:${completion.destination}`, completion.status, `t:${completion.destination}`, String(completion.at));
@@ -56,6 +65,7 @@ export class TrackerStateStore {
     if (results === null) throw new Error('tracker state: Redis transaction was discarded');
     const failed = results.find(([error]) => error !== null);
     if (failed) throw failed[0];
+    this.guard.verify(results[0]![1] as string | null);
     const hashes = results.slice(results.length - ids.length).map(([, value]) => value as Record<string, string>);
     return new Map(ids.map((id, i) => [id, parseState(hashes[i]!)]));
   }

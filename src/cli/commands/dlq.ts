@@ -6,14 +6,15 @@
  * rests on the worker's done-keys: a record whose done-key is present is not written again,
  * and one replayed twice before the worker got to it is written by the worker once.
  */
-import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { DedupStore } from '../../dedup/store.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError, RuntimeFailure } from '../../errors.js';
+import { stateVerdict } from '../../dedup/state-guard.js';
 import type { KafkaClient } from '../../kafka/client.js';
 import { createProducer, produce } from '../../kafka/producer.js';
-import { toConsumedRecord, type ConsumedRecord, type OutgoingRecord } from '../../kafka/records.js';
+import { readRange, topicRange } from '../../kafka/range-reader.js';
+import type { ConsumedRecord, OutgoingRecord } from '../../kafka/records.js';
 import { createLogger } from '../../observability/logger.js';
 import type { DeadLetterClass } from '../../runtime/dead-letter.js';
 import { HEADER, fromHeaders } from '../../runtime/headers.js';
@@ -128,47 +129,20 @@ function oneLine(text: string | undefined): string {
   return (text ?? '').replace(/\s+/g, ' ');
 }
 
-/** Start and end (exclusive) offsets per partition; the end is the high watermark now. */
-async function readRange(kafka: KafkaClient, topic: string, since: number | undefined): Promise<Map<number, { start: bigint; end: bigint }> | undefined> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    if (!(await admin.listTopics()).includes(topic)) return undefined;
-    const watermarks = await admin.fetchTopicOffsets(topic);
-    // Kafka's offsetsForTimes; a partition with nothing newer answers its high watermark.
-    const fromTime = since === undefined ? undefined : await admin.fetchTopicOffsetsByTimestamp(topic, since);
-    return new Map(
-      watermarks.map((w) => {
-        const start = BigInt(fromTime?.find((f) => f.partition === w.partition)?.offset ?? w.low);
-        return [w.partition, { start, end: BigInt(w.high) }];
-      }),
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /**
  * Reads `plan.dlqTopic` up to its watermarks at the start and puts the selected dead letters
  * back (or, with `dryRun`, only lists them). `out` gets one line per selected record.
  */
 export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClient; redis: Redis }, options: ReplayOptions, out: (line: string) => void): Promise<ReplaySummary> {
   const counts = { replayed: 0, alreadyDone: 0, notReplayable: 0, repeated: 0 };
-  const range = await readRange(clients.kafka, plan.dlqTopic, options.since);
+  const range = await topicRange(clients.kafka, plan.dlqTopic, options.since);
   if (range === undefined) {
     out(`${plan.dlqTopic} does not exist: nothing was dead-lettered`);
     return counts;
   }
-  const next = new Map([...range].map(([partition, r]) => [partition, r.start]));
-  const finished = () => [...range].every(([partition, r]) => next.get(partition)! >= r.end);
-  if (finished()) return counts;
-
   const dedup = new DedupStore(clients.redis, plan.name, plan.dedup.ttlSeconds);
   const seen = new Set<string>();
   const producer = options.dryRun ? undefined : await createProducer(clients.kafka);
-  const consumer = clients.kafka.consumer({ groupId: `flowyard-dlq-replay-${randomUUID()}`, allowAutoTopicCreation: false });
-  let progressAt = Date.now();
-  let failure: unknown;
   const handle = async (letters: readonly ConsumedRecord[]): Promise<void> => {
     const decided = letters.map((letter) => ({ letter, decision: decideReplay(letter, plan, options) }));
     const wanted = decided.flatMap(({ letter, decision }) => (decision.kind === 'replay' ? [{ letter, decision }] : []));
@@ -208,50 +182,10 @@ export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClien
     for (const line of lines) out(line);
   };
 
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [plan.dlqTopic], fromBeginning: true });
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    // Batches of only transaction markers reach no eachBatch; this event still says how far a partition was read.
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      const reached = BigInt(payload.lastOffset) + 1n;
-      if (payload.topic === plan.dlqTopic && reached > (next.get(payload.partition) ?? 0n) && reached > (range.get(payload.partition)?.start ?? 0n)) {
-        next.set(payload.partition, reached);
-        progressAt = Date.now();
-      }
-    });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        if (failure !== undefined) return;
-        const bounds = range.get(batch.partition);
-        if (bounds === undefined) return;
-        // A batch fetched before the seek below may start earlier, or repeat records already handled.
-        const from = next.get(batch.partition)!;
-        const letters = batch.messages
-          .filter((m) => BigInt(m.offset) >= from && BigInt(m.offset) < bounds.end)
-          .map((m) => toConsumedRecord(batch.topic, batch.partition, m));
-        try {
-          await handle(letters);
-        } catch (error) {
-          failure = error;
-        }
-      },
-    });
-    await joined;
-    for (const [partition, r] of range) consumer.seek({ topic: plan.dlqTopic, partition, offset: r.start.toString() });
-    const stallMs = options.stallTimeoutMs ?? 60_000;
-    while (!finished() && failure === undefined) {
-      if (Date.now() - progressAt > stallMs) {
-        const behind = [...range].filter(([p, r]) => next.get(p)! < r.end).map(([p, r]) => `partition ${p} at ${next.get(p)} of ${r.end}`);
-        throw new Error(`reading ${plan.dlqTopic} made no progress for ${stallMs / 1000} s (${behind.join(', ')}); records listed above were handled`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    if (failure !== undefined) throw failure;
+    await readRange(clients.kafka, plan.dlqTopic, range, handle, { purpose: 'flowyard-dlq-replay', ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }) });
     return counts;
   } finally {
-    await consumer.disconnect();
     await producer?.disconnect();
   }
 }
@@ -282,6 +216,9 @@ export function register(program: Command): void {
       }
       const shared = await createSharedClients(env, createLogger(env.logLevel === 'info' ? 'warn' : env.logLevel));
       try {
+        // Skipping rests on done-keys: with the state lost, every letter would look not done.
+        const verdict = await stateVerdict(plan, shared);
+        if (verdict.kind === 'lost') throw new RuntimeFailure(`Redis lost the state of topology ${plan.name} (${verdict.reason}); run \`flowyard state recover\` first, nothing was replayed`);
         const out = (line: string) => void process.stdout.write(`${line}\n`);
         const summary = await replayDeadLetters(
           plan,

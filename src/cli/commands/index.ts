@@ -6,6 +6,7 @@ import { register as registerPlan } from './plan.js';
 import { register as registerProduce } from './produce.js';
 import { register as registerRun } from './run.js';
 import { register as registerSchemas } from './schemas.js';
+import { register as registerState } from './state.js';
 import { register as registerTopics } from './topics.js';
 import { register as registerTrial } from './trial.js';
 import { register as registerValidate } from './validate.js';
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerDlq(program);
   registerTrial(program);
   registerAdvise(program);
+  registerState(program);
 }
