@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { stateVerdict } from '../../dedup/state-guard.js';
+import { recoverState } from './state.js';
 import { loadEnv } from '../../config/env.js';
 import { createProducer, produce } from '../../kafka/producer.js';
 import { tailTopics } from '../../kafka/tail.js';
@@ -79,6 +81,11 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
       const completion = parseCompletion(record.value);
       if (completion && ours.has(completion.eventId)) completions.get(completion.destination)?.push(completion);
     });
+    // A demo's state is throwaway: recover it rather than wait (a local Redis restarted without persistence, or one older than the epoch key).
+    if ((await stateVerdict(plan, shared)).kind === 'lost') {
+      const recovered = await recoverState(plan, shared, { rebuild: true });
+      if (recovered.kind === 'recovered') out(`Redis had lost the state of ${plan.name}; recovered it as \`flowyard state recover\` does (new epoch ${recovered.epoch})`);
+    }
     const started = Date.now();
     await host.start();
     const producer = await createProducer(shared.kafka);
