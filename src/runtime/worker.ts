@@ -8,6 +8,11 @@
  * done-key -> hand on to the next step + completion -> commit. After the last attempt: a
  * dead letter and a failed completion, and the key moves on. An open circuit pauses the
  * destination's partitions; waiting writes are held, never dropped, and do not spend attempts.
+ *
+ * This file is the role: consuming, scheduling keys, backpressure, the order of the steps
+ * above. The parts live in worker/: executor.ts (the write, decided: timeout, retries,
+ * budget, breaker), emitter.ts (the records a decided event produces: hand-on,
+ * completion, dead letter), commit.ts (offset commits up to the lowest unfinished record).
  */
 import type { Producer } from 'kafkajs';
 import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
@@ -15,23 +20,20 @@ import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
-import { traceWrite } from '../observability/tracing.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
-import { CircuitBreaker } from '../resilience/circuit-breaker.js';
-import { TimeoutError } from '../resilience/error-class.js';
-import { RetryBudget } from '../resilience/retry-budget.js';
-import { RetryPolicy } from '../resilience/retry-policy.js';
 import type { EventDecoder } from '../schema/decoder.js';
 import { SinkError, type Sink } from '../sinks/sink.js';
 import type { PlanDestination } from '../topology/plan.js';
-import { completionsRecord } from './completion.js';
 import { planLabels, type RoleContext } from './context.js';
-import { deadLetterRecord, type DeadLetterClass } from './dead-letter.js';
-import { fromHeaders, toHeaders, type EventHeaders } from './headers.js';
+import type { DeadLetterClass } from './dead-letter.js';
+import { fromHeaders, type EventHeaders } from './headers.js';
 import { KeyScheduler, type SchedulableRecord } from './key-scheduler.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { AbandonedError, sleep } from './sleep.js';
 import { waitAtStart } from './start-wait.js';
+import { OffsetCommitter } from './worker/commit.js';
+import { StepEmitter } from './worker/emitter.js';
+import { WriteExecutor } from './worker/executor.js';
 
 interface WorkItem extends SchedulableRecord {
   readonly record: ConsumedRecord;
@@ -59,8 +61,6 @@ export interface WorkerOptions {
 const DEFAULT_MAX_BUFFERED_PER_CONCURRENCY = 32;
 const MIN_MAX_BUFFERED = 1_000;
 const DEFAULT_COMMIT_INTERVAL_MS = 100; // ms: bounds re-delivery after a crash to ~0.1 s of work
-/** How often an exhausted write checks whether its destination is out or only this event fails. */
-const DESTINATION_STATE_POLL_MS = 100;
 /** Waits between tries of infrastructure steps (Redis, the hand-on produce) that must not lose the event. */
 const INFRA_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5_000 } as const;
 
@@ -68,30 +68,22 @@ export class Worker implements Role {
   readonly name: string;
   private readonly lifecycle: RoleLifecycle;
   private readonly scheduler: KeyScheduler<WorkItem>;
-  private readonly breaker: CircuitBreaker;
-  private readonly policy: RetryPolicy;
-  private readonly budget: RetryBudget;
+  private readonly executor: WriteExecutor;
+  private readonly emitter: StepEmitter;
+  private readonly committer: OffsetCommitter;
   private readonly infraBackoff = new ExponentialBackoff({ ...INFRA_BACKOFF, random: Math.random });
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
-  private readonly nextTopics: readonly string[];
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
   private output: CoalescingProducer | undefined;
   private assigned: readonly TopicPartitions[] = [];
   private readonly pausedForBackpressure = new Set<number>();
   private circuitPaused = false;
-  private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> = Promise.resolve();
   /** Event ids being written right now, so an unordered duplicate waits instead of writing twice. */
   private readonly inProgress = new Map<string, Promise<void>>();
   private readonly idle: Set<() => void> = new Set();
-  /** Traceparent of each item's successful write span: its hand-on continues that trace. */
-  private readonly writeTrace = new WeakMap<WorkItem, string>();
-  private readonly commitIntervalMs: number;
   private readonly compensating: boolean;
-  /** When a write to this destination last succeeded (ms since epoch); 0 before the first. */
-  private lastSuccessAt = 0;
   readonly inputTopic: string;
   private readonly group: string;
   /** Done-keys of compensations live apart from the writes they undo. */
@@ -119,15 +111,18 @@ export class Worker implements Role {
       maxBuffered,
       maxBufferedPerPartition: Math.max(1, Math.ceil(maxBuffered / 2)),
     });
-    const now = () => Date.now();
-    const { retry, circuitBreaker } = destination;
-    this.policy = new RetryPolicy({ ...retry, random: Math.random });
-    this.budget = new RetryBudget({ ratio: retry.budgetRatio, windowMs: retry.budgetWindowMs, now });
-    this.breaker = new CircuitBreaker({ ...circuitBreaker, now, onListenerError: (err) => context.logger.error({ err }, 'circuit listener failed') });
     this.labels = { ...planLabels(context.plan), destination: this.doneName };
-    this.nextTopics = this.compensating ? [] : destination.next.map((name) => context.plan.destinations.find((d) => d.name === name)!.inputTopic);
-    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
-    this.breaker.onStateChange((event) => this.onCircuit(event.state.name));
+    this.executor = new WriteExecutor({ destination, sink, metrics: context.metrics, logger: context.logger, labels: this.labels, signal: this.stopping.signal });
+    this.emitter = new StepEmitter({ plan: context.plan, destination, compensating: this.compensating });
+    this.committer = new OffsetCommitter({
+      topic: this.inputTopic,
+      source: this.scheduler,
+      consumer: () => this.consumer,
+      intervalMs: options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS,
+      logger: context.logger,
+      logFields: { destination: destination.name },
+    });
+    this.executor.onCircuitChange((event) => this.onCircuit(event.state.name));
   }
 
   async start(): Promise<void> {
@@ -164,8 +159,7 @@ export class Worker implements Role {
     this.consumer?.stopFetching();
     this.stopping.abort();
     await this.whenIdle();
-    clearTimeout(this.commitTimer);
-    await this.commit();
+    await this.committer.flush();
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     await this.sink.close();
@@ -211,7 +205,7 @@ export class Worker implements Role {
     // A partition revoked meanwhile belongs to another member now: nothing of it is ours to commit.
     if (topic !== this.inputTopic || !this.assignedPartitions().includes(partition)) return;
     this.scheduler.skip(partition, first, last);
-    this.scheduleCommit();
+    this.committer.schedule();
   }
 
   private assignedPartitions(): number[] {
@@ -247,7 +241,7 @@ export class Worker implements Role {
     if (this.stopping.signal.aborted) return;
     this.pump();
     this.resumeDrained();
-    this.scheduleCommit();
+    this.committer.schedule();
   }
 
   // ---- one record ----------------------------------------------------------------------
@@ -278,112 +272,23 @@ export class Worker implements Role {
       metrics.writes.inc({ ...this.labels, outcome: 'duplicate' });
       metrics.dedupHits.inc({ topology: this.labels.topology, plan: this.labels.plan, stage: this.doneName });
       // The write happened before a crash; the hand-on may not have: repeat it (downstream dedups).
-      await this.handOn(item, event, 1);
+      await this.send(this.emitter.succeeded(item.record, event, 1, undefined));
       return;
     }
-    const attempts = await this.attemptUntilDecided(item, event);
-    if (attempts === undefined) return; // dead-lettered
+    const payload = await this.decodePayload(item);
+    const outcome = await this.executor.write({ event, value: item.record.value, payload, logFields: this.logFields(item) });
+    if (!outcome.ok) {
+      await this.deadLetter(item, outcome.errorClass, outcome.error.message, outcome.attempts);
+      return;
+    }
     await this.retryInfra('recording a done-key', () => dedup.markDone(this.doneName, event.eventId));
     metrics.writes.inc({ ...this.labels, outcome: 'ok' });
-    await this.handOn(item, event, attempts);
-  }
-
-  /** Attempts the write until it succeeds (returns the attempt count) or is dead-lettered (undefined). */
-  private async attemptUntilDecided(item: WorkItem, event: EventHeaders): Promise<number | undefined> {
-    const { metrics, logger } = this.context;
-    const payload = await this.decodePayload(item);
-    /** When this event's first failing attempt started. */
-    let failingSince: number | undefined;
-    for (let attempt = 1; ; attempt += 1) {
-      await this.untilCircuitAllows();
-      const attemptStartedAt = Date.now();
-      if (attempt === 1) this.budget.recordAttempt();
-      metrics.destinationCalls.inc(this.labels);
-      const timer = metrics.writeDuration.startTimer(this.labels);
-      try {
-        const span = { destination: this.doneName, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
-        const traceparent = await traceWrite(span, (child) =>
-          this.writeWithTimeout({ eventId: event.eventId, key: event.key, value: item.record.value ?? Buffer.alloc(0), headers: toHeaders({ ...event, traceparent: child }, attempt), payload }),
-        );
-        this.writeTrace.set(item, traceparent);
-        timer();
-        this.breaker.recordSuccess();
-        this.lastSuccessAt = Date.now();
-        return attempt;
-      } catch (error) {
-        timer();
-        this.breaker.recordFailure(error);
-        failingSince ??= attemptStartedAt;
-        const decision = this.policy.decide(error, attempt);
-        if (decision.action === 'give-up' && decision.reason === 'exhausted') {
-          // Nothing written here since this event started failing: maybe the destination is
-          // out and the circuit has not seen enough failures yet (an outage's first seconds).
-          // Wait, without calling, until a write elsewhere succeeds or the circuit decides.
-          if (this.breaker.state.name === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
-          if (this.breaker.state.name !== 'closed') {
-            // The destination is out, not this event: hold it like every other write until a
-            // probe gets through, instead of dead-lettering events for an outage (docs/architecture.md §7, invariant 1).
-            logger.info({ err: error, ...this.logFields(item), attempt }, 'attempts exhausted while the destination is out; held until the circuit closes');
-            continue;
-          }
-        }
-        if (decision.action === 'give-up') {
-          logger.warn({ err: decision.error, ...this.logFields(item), attempt, reason: decision.reason }, 'write failed for good; dead-lettering');
-          await this.deadLetter(item, decision.errorClass, decision.error.message, attempt);
-          return undefined;
-        }
-        metrics.writes.inc({ ...this.labels, outcome: 'retried' });
-        metrics.retries.inc(this.labels);
-        logger.debug({ err: error, ...this.logFields(item), attempt, delayMs: decision.delayMs }, 'write failed; retrying');
-        await sleep(decision.delayMs, this.stopping.signal);
-        // A refused retry waits another delay without spending an attempt; it is never dropped.
-        for (let refused = 1; !this.budget.tryAcquireRetry(); refused += 1) {
-          metrics.retryBudgetRefusals.inc(this.labels);
-          await sleep(this.infraBackoff.delayMs(Math.min(refused, 6)), this.stopping.signal);
-        }
-      }
-    }
-  }
-
-  /** Resolves once a write succeeded after `since`, the circuit left `closed`, or the breaker's window passed. */
-  private async untilDestinationShowsItsState(since: number): Promise<void> {
-    const deadline = since + this.destination.circuitBreaker.windowMs;
-    while (this.lastSuccessAt < since && this.breaker.state.name === 'closed' && Date.now() < deadline) {
-      await sleep(DESTINATION_STATE_POLL_MS, this.stopping.signal);
-    }
+    await this.send(this.emitter.succeeded(item.record, event, outcome.attempts, outcome.traceparent));
   }
 
   private async decodePayload(item: WorkItem): Promise<unknown> {
     const decoded = await this.retryInfra('decoding the payload', () => this.decoder.decode(item.record.value));
     return decoded.ok ? decoded.payload : undefined;
-  }
-
-  private async writeWithTimeout(record: Parameters<Sink['write']>[0]): Promise<void> {
-    const { timeoutMs } = this.destination;
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new TimeoutError(timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    try {
-      // The race also times out a sink that ignores its signal.
-      await Promise.race([this.sink.write(record, controller.signal), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Waits while the circuit is open (or its one probe is out); holding costs no attempt. */
-  private async untilCircuitAllows(): Promise<void> {
-    while (!this.breaker.canAttempt()) {
-      const state = this.breaker.state;
-      const waitMs = state.name === 'open' ? Math.max(10, state.halfOpenAt - Date.now()) : 50;
-      await sleep(waitMs, this.stopping.signal);
-    }
   }
 
   private onCircuit(state: 'closed' | 'open' | 'half-open'): void {
@@ -402,42 +307,9 @@ export class Worker implements Role {
 
   // ---- outputs -------------------------------------------------------------------------
 
-  private async handOn(item: WorkItem, event: EventHeaders, attempts: number): Promise<void> {
-    const records = new Map<string, OutgoingRecord[]>();
-    const copy: OutgoingRecord = { key: event.key, value: item.record.value, headers: toHeaders({ ...event, traceparent: this.writeTrace.get(item) ?? event.traceparent }, 1) };
-    for (const topic of this.nextTopics) records.set(topic, [copy]);
-    records.set(this.context.plan.completionsTopic, [this.completion(item, event, 'ok', attempts)]);
-    await this.send(records);
-  }
-
-  private completion(item: WorkItem, event: EventHeaders, status: 'ok' | 'failed', attempts: number, error?: string): OutgoingRecord {
-    const { record } = item;
-    return completionsRecord({
-      kind: this.compensating ? 'compensation' : 'destination',
-      eventId: event.eventId,
-      key: event.key,
-      seq: event.seq,
-      plan: event.plan,
-      destination: this.destination.name,
-      status,
-      attempts,
-      ingestedAt: event.ingestedAt,
-      at: Date.now(),
-      value: record.value === null ? null : record.value.toString('base64'),
-      origin: { topic: record.topic, partition: record.partition, offset: record.offset },
-      traceparent: event.traceparent,
-      ...(error !== undefined && { error }),
-    });
-  }
-
   private async deadLetter(item: WorkItem, failureClass: DeadLetterClass, error: string, attempts: number): Promise<void> {
-    const { plan, metrics } = this.context;
-    // A record that is not a flowyard copy stays `invalid`; everything else a compensation gives up on is `compensation`.
-    const errorClass: DeadLetterClass = this.compensating && item.event !== undefined ? 'compensation' : failureClass;
-    const records = new Map<string, OutgoingRecord[]>([
-      [plan.dlqTopic, [deadLetterRecord({ origin: item.record, errorClass, error, destination: this.destination.name, attempts })]],
-    ]);
-    if (item.event) records.set(plan.completionsTopic, [this.completion(item, item.event, 'failed', attempts, error)]);
+    const { metrics } = this.context;
+    const { records, errorClass } = this.emitter.deadLettered(item.record, item.event, failureClass, error, attempts);
     await this.send(records);
     metrics.writes.inc({ ...this.labels, outcome: 'dead_letter' });
     metrics.dlqRecords.inc({ topology: this.labels.topology, plan: this.labels.plan, destination: this.labels.destination, class: errorClass });
@@ -461,7 +333,7 @@ export class Worker implements Role {
     }
   }
 
-  // ---- backpressure and commits -------------------------------------------------------
+  // ---- backpressure -------------------------------------------------------------------
 
   private pauseForBackpressure(partitions: readonly number[]): void {
     const fresh = partitions.filter((p) => !this.pausedForBackpressure.has(p));
@@ -485,30 +357,6 @@ export class Worker implements Role {
   private updatePausedGauge(): void {
     const paused = this.circuitPaused ? this.assignedPartitions().length : this.pausedForBackpressure.size;
     this.context.metrics.pausedPartitions.set({ topology: this.labels.topology, plan: this.labels.plan, group: this.group }, paused);
-  }
-
-  private scheduleCommit(): void {
-    if (this.commitTimer !== undefined) return;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = undefined;
-      void this.commit();
-    }, this.commitIntervalMs);
-  }
-
-  /** Commits up to the lowest unfinished offset per partition; a failed commit is offered again next time. */
-  private commit(): Promise<void> {
-    this.committing = this.committing.then(async () => {
-      const offsets = this.scheduler.committableOffsets();
-      if (offsets.length === 0 || this.consumer === undefined) return;
-      try {
-        await this.consumer.commit(offsets.map((o) => ({ topic: this.inputTopic, ...o })));
-        for (const o of offsets) this.scheduler.markCommitted(o.partition, o.offset);
-      } catch (error) {
-        // After a rebalance the partition may belong to another member; it re-reads from the last commit and done-keys stop double writes.
-        this.context.logger.warn({ err: error, destination: this.destination.name, offsets }, 'offset commit failed; will retry');
-      }
-    });
-    return this.committing;
   }
 
   private logFields(item: WorkItem): Record<string, unknown> {

@@ -1,0 +1,162 @@
+/**
+ * The write of one event to a destination, decided: attempts with the destination's
+ * timeout, retries with backoff and full jitter within the retry budget, and the circuit
+ * breaker (docs/architecture.md §6, §7). An attempt that the open circuit or the budget holds
+ * back is a wait, not an attempt. An event whose attempts run out while the destination is
+ * out (circuit not closed, or nothing written there since it started failing) is held and
+ * tried again, not dead-lettered.
+ */
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { traceWrite } from '../../observability/tracing.js';
+import { ExponentialBackoff } from '../../resilience/backoff.js';
+import { CircuitBreaker, type CircuitListener } from '../../resilience/circuit-breaker.js';
+import { TimeoutError, type ErrorClass } from '../../resilience/error-class.js';
+import { RetryBudget } from '../../resilience/retry-budget.js';
+import { RetryPolicy } from '../../resilience/retry-policy.js';
+import type { Sink, SinkRecord } from '../../sinks/sink.js';
+import type { PlanDestination } from '../../topology/plan.js';
+import { toHeaders, type EventHeaders } from '../headers.js';
+import { sleep } from '../sleep.js';
+
+/** How often an exhausted write checks whether its destination is out or only this event fails. */
+const DESTINATION_STATE_POLL_MS = 100;
+/** Waits between asks of a retry the budget refused. */
+const REFUSED_RETRY_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5_000 } as const;
+
+export interface WriteExecutorOptions {
+  readonly destination: PlanDestination;
+  readonly sink: Sink;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** `topology`, `plan`, `destination` (the done-key name: compensations are their own series). */
+  readonly labels: { readonly topology: string; readonly plan: string; readonly destination: string };
+  /** Aborts when the role stops: waits are cut short with AbandonedError. */
+  readonly signal: AbortSignal;
+}
+
+/** One event to write: its headers, the consumed value and the decoded payload (undefined when it does not decode). */
+export interface WriteRequest {
+  readonly event: EventHeaders;
+  readonly value: Buffer | null;
+  readonly payload: unknown;
+  /** Fields every log line about this event carries. */
+  readonly logFields: Record<string, unknown>;
+}
+
+export type WriteOutcome =
+  | { readonly ok: true; readonly attempts: number; /** Of the successful write's span: the hand-on continues its trace. */ readonly traceparent: string }
+  | { readonly ok: false; readonly attempts: number; readonly errorClass: ErrorClass; readonly error: Error };
+
+export class WriteExecutor {
+  private readonly breaker: CircuitBreaker;
+  private readonly policy: RetryPolicy;
+  private readonly budget: RetryBudget;
+  private readonly refusedBackoff = new ExponentialBackoff({ ...REFUSED_RETRY_BACKOFF, random: Math.random });
+  /** When a write to this destination last succeeded (ms since epoch); 0 before the first. */
+  private lastSuccessAt = 0;
+
+  constructor(private readonly options: WriteExecutorOptions) {
+    const now = () => Date.now();
+    const { retry, circuitBreaker } = options.destination;
+    this.policy = new RetryPolicy({ ...retry, random: Math.random });
+    this.budget = new RetryBudget({ ratio: retry.budgetRatio, windowMs: retry.budgetWindowMs, now });
+    this.breaker = new CircuitBreaker({ ...circuitBreaker, now, onListenerError: (err) => options.logger.error({ err }, 'circuit listener failed') });
+  }
+
+  /** Break / half-open / reset of the destination's circuit (the worker pauses and resumes its partitions). */
+  onCircuitChange(listener: CircuitListener): () => void {
+    return this.breaker.onStateChange(listener);
+  }
+
+  /** Attempts the write until it succeeds or fails for good; rejects with AbandonedError when the role stops. */
+  async write(request: WriteRequest): Promise<WriteOutcome> {
+    const { metrics, logger, labels, signal } = this.options;
+    const { event } = request;
+    /** When this event's first failing attempt started. */
+    let failingSince: number | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      await this.untilCircuitAllows();
+      const attemptStartedAt = Date.now();
+      if (attempt === 1) this.budget.recordAttempt();
+      metrics.destinationCalls.inc(labels);
+      const timer = metrics.writeDuration.startTimer(labels);
+      try {
+        const span = { destination: labels.destination, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
+        const traceparent = await traceWrite(span, (child) =>
+          this.writeWithTimeout({ eventId: event.eventId, key: event.key, value: request.value ?? Buffer.alloc(0), headers: toHeaders({ ...event, traceparent: child }, attempt), payload: request.payload }),
+        );
+        timer();
+        this.breaker.recordSuccess();
+        this.lastSuccessAt = Date.now();
+        return { ok: true, attempts: attempt, traceparent };
+      } catch (error) {
+        timer();
+        this.breaker.recordFailure(error);
+        failingSince ??= attemptStartedAt;
+        const decision = this.policy.decide(error, attempt);
+        if (decision.action === 'give-up' && decision.reason === 'exhausted') {
+          // Nothing written here since this event started failing: maybe the destination is
+          // out and the circuit has not seen enough failures yet (an outage's first seconds).
+          // Wait, without calling, until a write elsewhere succeeds or the circuit decides.
+          if (this.breaker.state.name === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
+          if (this.breaker.state.name !== 'closed') {
+            // The destination is out, not this event: hold it like every other write until a
+            // probe gets through, instead of dead-lettering events for an outage (docs/architecture.md §7, invariant 1).
+            logger.info({ err: error, ...request.logFields, attempt }, 'attempts exhausted while the destination is out; held until the circuit closes');
+            continue;
+          }
+        }
+        if (decision.action === 'give-up') {
+          logger.warn({ err: decision.error, ...request.logFields, attempt, reason: decision.reason }, 'write failed for good; dead-lettering');
+          return { ok: false, attempts: attempt, errorClass: decision.errorClass, error: decision.error };
+        }
+        metrics.writes.inc({ ...labels, outcome: 'retried' });
+        metrics.retries.inc(labels);
+        logger.debug({ err: error, ...request.logFields, attempt, delayMs: decision.delayMs }, 'write failed; retrying');
+        await sleep(decision.delayMs, signal);
+        // A refused retry waits another delay without spending an attempt; it is never dropped.
+        for (let refused = 1; !this.budget.tryAcquireRetry(); refused += 1) {
+          metrics.retryBudgetRefusals.inc(labels);
+          await sleep(this.refusedBackoff.delayMs(Math.min(refused, 6)), signal);
+        }
+      }
+    }
+  }
+
+  /** Resolves once a write succeeded after `since`, the circuit left `closed`, or the breaker's window passed. */
+  private async untilDestinationShowsItsState(since: number): Promise<void> {
+    const deadline = since + this.options.destination.circuitBreaker.windowMs;
+    while (this.lastSuccessAt < since && this.breaker.state.name === 'closed' && Date.now() < deadline) {
+      await sleep(DESTINATION_STATE_POLL_MS, this.options.signal);
+    }
+  }
+
+  private async writeWithTimeout(record: SinkRecord): Promise<void> {
+    const { timeoutMs } = this.options.destination;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new TimeoutError(timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      // The race also times out a sink that ignores its signal.
+      await Promise.race([this.options.sink.write(record, controller.signal), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Waits while the circuit is open (or its one probe is out); holding costs no attempt. */
+  private async untilCircuitAllows(): Promise<void> {
+    while (!this.breaker.canAttempt()) {
+      const state = this.breaker.state;
+      const waitMs = state.name === 'open' ? Math.max(10, state.halfOpenAt - Date.now()) : 50;
+      await sleep(waitMs, this.options.signal);
+    }
+  }
+}
