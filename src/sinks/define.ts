@@ -33,6 +33,12 @@ export interface SinkSpec<S extends TObject = TObject> {
    * permanent (dead-lettered at once) or retriable.
    */
   readonly delivery: string;
+  /**
+   * Whether writing the same event (same event id) twice leaves one side effect. The sink
+   * conformance suite holds every sink to this; a sink that is not idempotent says in
+   * `delivery` how readers drop the repeat.
+   */
+  readonly idempotent: boolean;
 }
 
 /** What a sink may use besides its own config. */

@@ -54,7 +54,7 @@ function sinkSection(spec: SinkSpec): string {
     '',
     spec.summary,
     '',
-    `**Delivery.** ${spec.delivery}`,
+    `**Delivery** (${spec.idempotent ? 'idempotent: the same event twice is one side effect' : 'not idempotent: the same event twice is written twice'}). ${spec.delivery}`,
     '',
     '| field | type | required | when omitted | meaning |',
     '|---|---|---|---|---|',

@@ -63,6 +63,7 @@ export const httpSinkSpec: SinkSpec<typeof HttpSinkConfigSchema> = {
     { type: 'http', url: 'http://notifier:8080/hook' },
     { type: 'http', url: 'https://api.example.com/v1/orders?source=flowyard', method: 'PUT', headers: { 'X-Tenant': 'acme' } },
   ],
+  idempotent: true,
   delivery:
     'At least once, once per Idempotency-Key. Every attempt and every redelivery of an event sends the same `Idempotency-Key: <event id>`, ' +
     'so a receiver that drops repeats of a key counts the event once, also after a lost response or a worker crash between the request and the done-key. ' +

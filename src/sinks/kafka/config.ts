@@ -32,11 +32,13 @@ export const kafkaSinkSpec: SinkSpec<typeof KafkaSinkConfigSchema> = {
     { type: 'kafka', topic: 'orders.ledger' },
     { type: 'kafka', topic: 'ledger.reversals', partitions: 6 },
   ],
+  idempotent: false,
   delivery:
     'At least once. An idempotent producer (acks=all) means broker retries never duplicate a record, and the done-key stops a redelivered event; ' +
     'but a worker that crashes after the produce and before recording the done-key produces the event again on redelivery (Kafka cannot tell the repeat), ' +
     'so readers that must count once drop repeats by the `fy-event-id` header. ' +
-    'Errors kafkajs marks non-retriable (unknown topic, authorisation) are permanent; every other produce error is retriable.',
+    'A topic that does not exist stops the worker at start. Errors kafkajs marks non-retriable at their root (MESSAGE_TOO_LARGE, authorisation, an invalid record) are permanent; ' +
+    'every other produce error is retriable, also when kafkajs gave up its own retries on a retriable cause (a broker unreachable, a leader moving).',
 };
 
 /** The Kafka topic a sink config writes to, or undefined when it is not a kafka sink. */

@@ -4,9 +4,12 @@
  * retries never duplicate; a redelivered event is stopped earlier by the worker's done-key.
  */
 import type { Producer } from 'kafkajs';
+import { RuntimeFailure } from '../../errors.js';
 import { createProducer, produce } from '../../kafka/producer.js';
+import { missingTopics } from '../../kafka/topics.js';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../define.js';
+import { untilAborted } from '../shared.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { KafkaSinkConfig } from './config.js';
 
@@ -15,18 +18,29 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
   let producer: Producer | undefined;
   return {
     async start() {
+      // A missing topic would fail every write after kafkajs' metadata retries; say so at start,
+      // as the postgres sink does for a missing table (auto-creation is off on flowyard's brokers).
+      let missing: string[];
+      try {
+        missing = await missingTopics(context.kafka, [topic]);
+      } catch (error) {
+        throw new RuntimeFailure(`kafka sink of destination ${context.destination} cannot read the metadata of topic ${topic}: ${(error as Error).message}`, { cause: error });
+      }
+      if (missing.length > 0) {
+        throw new RuntimeFailure(`kafka sink of destination ${context.destination}: topic ${topic} does not exist; create it with \`flowyard topics create <topology file>\``);
+      }
       producer = await createProducer(context.kafka);
     },
     async write(record: SinkRecord, signal: AbortSignal) {
       if (producer === undefined) throw new Error('kafka sink written before start()');
       signal.throwIfAborted();
       try {
-        await produce(producer, topic, [{ key: record.key, value: record.value, headers: record.headers }]);
+        // A produce the signal cut short may still be acknowledged later: a repeat the sink's
+        // at-least-once contract allows (readers drop repeats by fy-event-id).
+        await untilAborted(produce(producer, topic, [{ key: record.key, value: record.value, headers: record.headers }]), signal);
       } catch (error) {
-        // Unknown topic or authorisation failures do not heal by retrying one event, but
-        // kafkajs marks them non-retriable itself; everything else is the broker's trouble.
-        const retriable = (error as { retriable?: boolean }).retriable !== false;
-        throw new SinkError(`produce to ${topic} failed: ${(error as Error).message}`, retriable ? 'retriable' : 'permanent', { cause: error });
+        if (signal.aborted) throw signal.reason;
+        throw new SinkError(`produce to ${topic} failed: ${(error as Error).message}`, produceErrorKind(error), { cause: error });
       }
     },
     async close() {
@@ -34,4 +48,20 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
       producer = undefined;
     },
   };
+}
+
+/**
+ * Whether another attempt can help, from the kafkajs error's `retriable` flag at its root.
+ * kafkajs wraps the last error of its own retries in KafkaJSNumberOfRetriesExceeded, which is
+ * marked non-retriable: read through it, or a broker that stayed unreachable or a leader
+ * election that outlasted kafkajs' retries would dead-letter good events. Errors non-retriable
+ * at their root (MESSAGE_TOO_LARGE, authorisation, an invalid record) are the event's or the
+ * config's: permanent.
+ */
+export function produceErrorKind(error: unknown): 'retriable' | 'permanent' {
+  let root = error as { name?: unknown; retriable?: unknown; cause?: unknown } | undefined;
+  while (root?.name === 'KafkaJSNumberOfRetriesExceeded' && typeof root.cause === 'object' && root.cause !== null) {
+    root = root.cause as typeof root;
+  }
+  return root?.retriable === false ? 'permanent' : 'retriable';
 }

@@ -71,6 +71,7 @@ export const postgresSinkSpec: SinkSpec<typeof PostgresSinkConfigSchema> = {
     },
     { type: 'postgres', table: 'inventory.moves', conflictKey: 'event_id', columns: { event_id: '$eventId', sku: 'item.sku', quantity: 'item.quantity' } },
   ],
+  idempotent: true,
   delivery:
     'Once per conflict key: INSERT ... ON CONFLICT (conflictKey) DO NOTHING, so a redelivered event, a retry after a lost commit acknowledgement, ' +
     'or a redelivery after a worker crash between the INSERT and its done-key adds no second row, for as long as the row exists. ' +

@@ -93,6 +93,7 @@ export const redisSinkSpec: SinkSpec<typeof RedisSinkConfigSchema> = {
     { type: 'redis', mode: 'stream', stream: 'orders.audit', maxLen: 100_000, url: 'redis://cache:6379/1', guardTtlSeconds: 3_600 },
     { type: 'redis', mode: 'hash', keyPrefix: 'order:', keyTemplate: '{orderId}' },
   ],
+  idempotent: true,
   delivery:
     'Once per event id within `guardTtlSeconds`: one Lua script checks the guard key `{<key>}:done:<event id>`, writes, and sets the guard, atomically, ' +
     'so a redelivery (also after a worker crash between the write and its done-key) adds no second stream entry. ' +
