@@ -16,7 +16,9 @@ describe('kafka sink error kinds', () => {
   });
 
   test('an error non-retriable at its root is permanent, wrapped or not', () => {
-    const tooLarge = new KafkaJSProtocolError({ type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false, message: 'The request included a message larger than the max message size the server will accept' });
+    // kafkajs builds protocol errors from its error table entry (type, code, retriable, message); its typings say Error.
+    const entry = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false });
+    const tooLarge = new KafkaJSProtocolError(entry);
     expect(produceErrorKind(tooLarge)).toBe('permanent');
     expect(produceErrorKind(new KafkaJSNumberOfRetriesExceeded(tooLarge, { retryCount: 0, retryTime: 0 }))).toBe('permanent');
     expect(produceErrorKind(new KafkaJSNonRetriableError('invalid record'))).toBe('permanent');
