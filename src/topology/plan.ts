@@ -143,6 +143,11 @@ export interface Plan {
    * `plan`, the same topology compiled in mode `to`; the rest run in this plan.
    */
   readonly rollout?: { readonly percent: number; readonly plan: Plan };
+  /**
+   * `shadow:`: a second plan named `<name>-shadow` (its own topics, groups and Redis keys)
+   * that reads the same source and writes only to dry-run destinations.
+   */
+  readonly shadow?: Plan;
   readonly groups: {
     readonly router: string;
     readonly tracker: string;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULTS, type Topology, type TopologyDestination } from './spec.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
+import { shadowTopology } from '../shadow/topology.js';
 import {
   compensationGroup,
   compensationInputTopic,
@@ -164,11 +165,14 @@ export function compile(topology: Topology): Plan {
       ? undefined
       : { percent: topology.rollout.percent, plan: compile({ ...topology, mode: topology.rollout.to, rollout: undefined }) };
 
-  // The rollout plan's inputs exist before any key is sent there.
-  const allTopics = rollout === undefined ? topics : [...topics, ...rollout.plan.topics.filter((t) => !topics.some((own) => own.name === t.name))].sort((a, b) => compareText(a.name, b.name));
+  const shadow = topology.shadow === undefined ? undefined : compile(shadowTopology(topology));
+
+  // The rollout plan's inputs exist before any key is sent there; the shadow's before it starts.
+  const extra = [...(rollout?.plan.topics ?? []), ...(shadow?.topics ?? [])];
+  const allTopics = extra.length === 0 ? topics : [...topics, ...extra.filter((t, index) => !topics.some((own) => own.name === t.name) && extra.findIndex((e) => e.name === t.name) === index)].sort((a, b) => compareText(a.name, b.name));
 
   return deepFreeze({
-    id: `${name}@${shortHash({ ...normalised, rollout: topology.rollout })}`,
+    id: `${name}@${shortHash({ ...normalised, rollout: topology.rollout, shadow: topology.shadow })}`,
     name,
     mode,
     source,
@@ -182,6 +186,7 @@ export function compile(topology: Topology): Plan {
     dedup: normalised.dedup,
     ...(sequencer === undefined ? {} : { sequencer }),
     ...(rollout === undefined ? {} : { rollout }),
+    ...(shadow === undefined ? {} : { shadow }),
     groups,
   });
 }

@@ -40,6 +40,7 @@ export function printablePlan(plan: Plan): Plan {
       }),
     })),
     ...(plan.rollout !== undefined && { rollout: { ...plan.rollout, plan: printablePlan(plan.rollout.plan) } }),
+    ...(plan.shadow !== undefined && { shadow: printablePlan(plan.shadow) }),
   };
 }
 
@@ -72,6 +73,12 @@ export function renderText(plan: Plan): string {
         plan.sequencer === undefined ? 'none' : `${plan.sequencer.output} (hold ${plan.sequencer.holdMs} ms, group ${plan.sequencer.group})`,
       ],
       ...(plan.rollout === undefined ? [] : [['rollout', `${plan.rollout.percent}% of keys (by hash bucket) run in plan ${plan.rollout.plan.id} (${plan.rollout.plan.mode})`]]),
+      ...(plan.shadow === undefined
+        ? []
+        : [
+            ['shadow', `plan ${plan.shadow.id} (${plan.shadow.mode}) reads the same source with groups ${plan.shadow.name}.*; dry-run destinations:`],
+            ...plan.shadow.destinations.map((d) => ['', `${d.name} -> ${describeSink(printableSink(d.sink))}${d.concurrency === plan.destinations.find((l) => l.name === d.name)?.concurrency ? '' : `, concurrency ${d.concurrency}`}`]),
+          ]),
     ]).map(indent),
     '',
     'destinations',

@@ -7,6 +7,7 @@ import { pathText, type PathProblem, type ValuePath } from './document.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
 import { compensationInputTopic, completionsTopic, defaultDlqTopic, destinationInputTopic, RESERVED_DESTINATION_NAMES } from './names.js';
 import { closest } from './suggest.js';
+import { checkShadow } from '../shadow/rules.js';
 import type { Mode } from './plan.js';
 
 type Data = Record<string, unknown>;
@@ -51,6 +52,7 @@ export function checkGraph(data: unknown): PathProblem[] {
     ...checkTopics(root, destinations, mode !== undefined && MODES.includes(mode) ? (mode as Mode) : undefined),
     ...checkRetry(destinations),
     ...checkRollout(record(root.rollout), mode),
+    ...checkShadow(root),
   ];
 }
 

@@ -220,6 +220,46 @@ const topologyProperties = {
       { additionalProperties: false, description: 'Run a share of the keys in another mode, to compare both shapes on live traffic.' },
     ),
   ),
+  shadow: Type.Optional(
+    Type.Object(
+      {
+        mode: Type.Optional(
+          StringEnum(['cascade', 'fanout', 'dag'] as const, { description: "Mode of the shadow plan (default: the topology's own mode)." }),
+        ),
+        destinations: Type.Optional(
+          Type.Record(
+            Type.String(),
+            // No `default`s at this level: a setting left out keeps the live destination's value.
+            Type.Object(
+              {
+                timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'Timeout of one write attempt in the shadow.' })),
+                retry: Type.Optional(Type.Object(RetrySchema.properties, { additionalProperties: false, description: 'Replaces the retry settings as a whole (fields left out take their defaults).' })),
+                concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, description: 'Max writes in flight in the shadow.' })),
+                ordering: Type.Optional(StringEnum(['key', 'none'] as const, { description: 'Ordering in the shadow.' })),
+                circuitBreaker: Type.Optional(
+                  Type.Object(CircuitBreakerSchema.properties, { additionalProperties: false, description: 'Replaces the circuit breaker settings as a whole.' }),
+                ),
+              },
+              { additionalProperties: false, description: "Settings of this destination in the shadow plan; the rest are the live destination's." },
+            ),
+            { description: 'Per destination name: settings that differ in the shadow plan.' },
+          ),
+        ),
+        dryRun: Type.Optional(
+          Type.Record(
+            Type.String(),
+            SinkConfigSchema('Where the shadow writes this destination instead of its sink (default: a kafka sink to <name>-shadow.dryrun.<destination>), e.g. an http sink to a recorder.'),
+            { description: 'Per destination name: the dry-run destination of the shadow.' },
+          ),
+        ),
+      },
+      {
+        additionalProperties: false,
+        description:
+          "A second plan that reads the same source with its own consumer groups and topics (<name>-shadow.*) and writes only to dry-run destinations, to compare another mode or settings on live traffic: `flowyard shadow report`.",
+      },
+    ),
+  ),
   dlq: Type.Optional(
     Type.Object(
       { topic: KafkaTopicName({ description: 'Dead-letter topic (default <name>.dlq).' }) },

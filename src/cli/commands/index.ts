@@ -7,6 +7,7 @@ import { register as registerProduce } from './produce.js';
 import { register as registerRun } from './run.js';
 import { register as registerSchemas } from './schemas.js';
 import { register as registerState } from './state.js';
+import { register as registerShadow } from './shadow.js';
 import { register as registerTopics } from './topics.js';
 import { register as registerTrial } from './trial.js';
 import { register as registerValidate } from './validate.js';
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerTrial(program);
   registerAdvise(program);
   registerState(program);
+  registerShadow(program);
 }

@@ -107,10 +107,13 @@ export function register(program: Command): void {
       const shared = openSharedClients(env, logger);
       const readiness = readinessChecks(shared.kafka, shared.redis);
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
+      // A shadow runs beside its live plan, in the same roles, with its own groups and dry-run destinations.
+      const shadowHosts = loaded.map(({ plan }) => (plan.shadow === undefined ? undefined : new PlanHost(plan.shadow, shared, selection)));
+      const allHosts = [...hosts, ...shadowHosts.filter((host): host is PlanHost => host !== undefined)];
       // The lag of the groups this process runs, of whichever plan each host runs now.
       const runs = (role: PlanRole): boolean =>
         selection.roles.has(role.role) && (role.destination === undefined || selection.destinations === undefined || selection.destinations.has(role.destination));
-      const lag = { kafka: shared.kafka, metrics: shared.metrics, targets: () => hosts.flatMap((host) => lagTargets(host.plan, runs)) };
+      const lag = { kafka: shared.kafka, metrics: shared.metrics, targets: () => allHosts.flatMap((host) => lagTargets(host.plan, runs)) };
       const service = new Service({
         env,
         logger,
@@ -140,14 +143,14 @@ export function register(program: Command): void {
           signal: startAborted.signal,
           logger,
         });
-        await service.start(hosts);
+        await service.start(allHosts);
       } catch (error) {
         if (stopping) {
           // SIGTERM during the start (a wait for a dependency included) is an ordinary stop.
           if ((await done) === 0) return;
         }
         // The host that failed is not the service's yet: stop its roles that did start, then the rest.
-        const stopAll = Promise.allSettled(hosts.map((host) => host.stop())).then(() => service.stop());
+        const stopAll = Promise.allSettled(allHosts.map((host) => host.stop())).then(() => service.stop());
         await Promise.race([stopAll.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, env.shutdownTimeoutMs).unref())]);
         exitWhenStuck(logger);
         throw error;
@@ -170,6 +173,15 @@ export function register(program: Command): void {
               }
               if (stopping) return; // the host is stopping or stopped: starting a plan now would outlive the process
               await host.replace(plan).catch((err: unknown) => logger.error({ err, file, plan: plan.id }, 'switching to the new plan failed'));
+              const shadowHost = shadowHosts[index];
+              if (plan.shadow !== undefined && shadowHost !== undefined) {
+                if (shadowHost.plan.id !== plan.shadow.id) {
+                  await shadowHost.replace(plan.shadow).catch((err: unknown) => logger.error({ err, file, plan: plan.shadow?.id }, 'switching the shadow to its new plan failed'));
+                }
+              } else if (plan.shadow !== undefined || shadowHost !== undefined) {
+                // Starting or stopping a whole second set of groups is a deployment change, not a plan switch.
+                logger.warn({ file, plan: plan.id }, `shadow ${plan.shadow === undefined ? 'removed' : 'added'}: takes effect when the process restarts`);
+              }
             });
           },
           onInvalid: (problems) => logger.error({ file, problems, plan: host.plan.id }, 'topology change rejected; the running plan stays'),

@@ -88,7 +88,7 @@ const cases: Case[] = [
     name: 'an unknown top-level field, with a suggestion',
     text: file(...HEAD, 'mode: fanout', 'partition: 6', 'destinations:', '  - name: ledger', '    sink: { type: kafka, topic: orders.ledger }'),
     problems: [
-      "7:1: unknown field 'partition' in the topology; did you mean 'partitions'? allowed fields: name, source, mode, partitions, destinations, dedup, ordering, rollout, dlq",
+      "7:1: unknown field 'partition' in the topology; did you mean 'partitions'? allowed fields: name, source, mode, partitions, destinations, dedup, ordering, rollout, shadow, dlq",
     ],
   },
   {

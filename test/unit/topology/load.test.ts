@@ -119,7 +119,7 @@ describe('${ENV} placeholders', () => {
   test('field names are not templated', () => {
     const text = `${minimal}\n\${EXTRA}: 1`;
     expect(problemsOf(() => parseTopology(text, 't.yaml', { EXTRA: 'partitions' }))).toEqual([
-      "t.yaml:7:1: unknown field '${EXTRA}' in the topology; allowed fields: name, source, mode, partitions, destinations, dedup, ordering, rollout, dlq",
+      "t.yaml:7:1: unknown field '${EXTRA}' in the topology; allowed fields: name, source, mode, partitions, destinations, dedup, ordering, rollout, shadow, dlq",
     ]);
   });
 });
