@@ -17,6 +17,8 @@ export const HEADER = {
   destination: 'fy-destination',
   attempts: 'fy-attempts',
   origin: 'fy-origin',
+  /** On a dead letter whose value was cut to fit the DLQ: the original value's size in bytes. */
+  truncated: 'fy-truncated',
 } as const;
 
 /** What every routed copy carries; a worker reads these instead of decoding the value again. */

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
+import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
@@ -16,7 +17,7 @@ import { readField } from '../schema/fields.js';
 import { InFlightKeys } from '../dedup/in-flight.js';
 import type { Plan } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
-import { deadLetterRecord } from './dead-letter.js';
+import { deadLetterRecord, fitDeadLetter } from './dead-letter.js';
 import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.js';
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
@@ -28,6 +29,11 @@ interface Routable {
   readonly eventId: string;
   readonly key: string;
 }
+
+/** What a copy's flowyard headers (plan, event id, key, seq, ingest time, traceparent) add at most, besides the key once more. */
+const COPY_HEADER_BYTES = 512;
+/** Kafka's default `message.max.bytes`, for a topic whose setting could not be read. */
+const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 /** Waits between tries of the step after a batch committed (the routed marks). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
@@ -82,25 +88,43 @@ export class Router implements Role {
     this.lifecycle.to('stopped');
   }
 
-  /** Retries the whole batch until it is routed: nothing is committed before it is. */
+  /**
+   * Retries the whole batch until it is routed: nothing is committed before it is. A batch the
+   * broker refuses as too large is retried with sizes checked: the events that cannot fit a
+   * first topic are dead-lettered (class `oversized`) and the rest go on (see route()).
+   */
   private handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
-    return retryBatch(() => this.route(records), {
+    let checkSizes = false;
+    return retryBatch(() => this.route(records, checkSizes), {
       signal: this.stopping.signal,
       heartbeat: () => controls.heartbeat(),
-      onFailure: (error, attempt, waitMs) =>
+      onFailure: (error, attempt, waitMs) => {
+        if (isMessageTooLarge(error)) checkSizes = true;
         this.context.logger.warn(
           { err: error, topic: records[0]?.topic, partition: records[0]?.partition, attempt, waitMs },
-          error instanceof DecoderUnavailableError ? 'schema registry unavailable; batch waits' : 'routing a batch failed; retrying it',
-        ),
+          error instanceof DecoderUnavailableError
+            ? 'schema registry unavailable; batch waits'
+            : checkSizes
+              ? 'the broker refused a record of the batch as too large; retrying it with the events that do not fit dead-lettered'
+              : 'routing a batch failed; retrying it',
+        );
+      },
     });
   }
 
-  private async route(records: readonly ConsumedRecord[]): Promise<void> {
+  /**
+   * `checkSizes`: the broker refused this batch as too large. Sizes are compared with the topics'
+   * `max.message.bytes` only then (uncompressed sizes over-estimate what a compressed batch
+   * takes, so an event that compresses well is routed rather than dead-lettered on a guess).
+   */
+  private async route(records: readonly ConsumedRecord[], checkSizes = false): Promise<void> {
     const { plan, dedup, metrics, logger } = this.context;
     const deadLetters: OutgoingRecord[] = [];
     const candidates: Routable[] = [];
     const seenInBatch = new Set<string>();
     let duplicates = 0;
+    let oversized = 0;
+    const limits = checkSizes ? await this.firstTopicLimits() : undefined;
 
     for (const record of records) {
       const problem = await this.extract(record);
@@ -109,6 +133,15 @@ export class Router implements Role {
         deadLetters.push(
           deadLetterRecord({ origin: record, errorClass: 'invalid', error: problem, destination: 'router', attempts: 0, headers: { [HEADER.plan]: plan.id } }),
         );
+        continue;
+      }
+      const bytes = estimateRecordBytes({ key: problem.key, value: record.value }) + COPY_HEADER_BYTES;
+      if (limits !== undefined && bytes > limits.smallest.bytes) {
+        const { topic, bytes: limit } = limits.smallest;
+        const error = `event of ${record.value?.length ?? 0} bytes does not fit topic ${topic} (max.message.bytes ${limit}); raise max.message.bytes of the topics the router writes, or make the event smaller`;
+        logger.warn({ origin: `${record.topic}/${record.partition}/${record.offset}`, eventId: problem.eventId, key: problem.key, bytes, topic, maxMessageBytes: limit }, 'oversized event dead-lettered');
+        deadLetters.push(deadLetterRecord({ origin: record, errorClass: 'oversized', error, destination: 'router', attempts: 0, headers: { [HEADER.plan]: plan.id } }));
+        oversized += 1;
         continue;
       }
       if (seenInBatch.has(problem.eventId)) {
@@ -139,7 +172,8 @@ export class Router implements Role {
       });
       for (const topic of firstTopics(target)) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers }]);
     });
-    if (deadLetters.length > 0) copies.set(plan.dlqTopic, deadLetters);
+    // A dead letter too large for the DLQ keeps the start of its value and points at the event (fy-origin, fy-truncated).
+    if (deadLetters.length > 0) copies.set(plan.dlqTopic, limits === undefined ? deadLetters : deadLetters.map((d) => fitDeadLetter(d, limits.dlq)));
 
     const last = records[records.length - 1]!;
     await produceTransactionally(this.producer!, plan.groups.router, copies, [
@@ -149,13 +183,24 @@ export class Router implements Role {
 
     metrics.eventsIn.inc(this.labels, records.length);
     if (duplicates > 0) metrics.dedupHits.inc({ ...this.labels, stage: 'router' }, duplicates);
-    if (deadLetters.length > 0) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'invalid' }, deadLetters.length);
+    if (deadLetters.length > oversized) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'invalid' }, deadLetters.length - oversized);
+    if (oversized > 0) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'oversized' }, oversized);
     for (const target of new Set(chosen)) {
       const count = chosen.filter((p) => p === target).length;
       for (const destination of target.destinations) {
         if (destination.releasedBy === 'router') metrics.eventsRouted.inc({ topology: plan.name, plan: target.id, destination: destination.name }, count);
       }
     }
+  }
+
+  /** `max.message.bytes` of the smallest topic the router copies events to (any live plan), and of the DLQ. */
+  private async firstTopicLimits(): Promise<{ smallest: { topic: string; bytes: number }; dlq: number }> {
+    const { kafka, plan } = this.context;
+    const topics = [...new Set(this.routing.plans.flatMap(firstTopics))];
+    const limits = await maxMessageBytes(kafka, [...topics, plan.dlqTopic]);
+    const known = topics.filter((t) => limits.has(t)).map((topic) => ({ topic, bytes: limits.get(topic)!.bytes }));
+    const smallest = known.reduce((a, b) => (b.bytes < a.bytes ? b : a), known[0] ?? { topic: topics[0] ?? plan.dlqTopic, bytes: BROKER_DEFAULT_MAX_MESSAGE_BYTES });
+    return { smallest, dlq: limits.get(plan.dlqTopic)?.bytes ?? BROKER_DEFAULT_MAX_MESSAGE_BYTES };
   }
 
   /** Chooses each event's plan and marks it in flight there, before the copies exist: the tracker may decide an event as soon as they do. */

@@ -23,7 +23,7 @@ import type { Redis } from '../../redis/connection.js';
 import { loadTopology } from '../../topology/load.js';
 import type { Plan, PlanDestination } from '../../topology/plan.js';
 
-export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = ['invalid', 'destination', 'timeout', 'circuit-open', 'late', 'compensation'];
+export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = ['invalid', 'destination', 'timeout', 'circuit-open', 'late', 'compensation', 'oversized'];
 
 /** Headers only a dead letter carries; a replayed record must look like a routed copy again. */
 const DEAD_LETTER_HEADERS: readonly string[] = [HEADER.error, HEADER.errorClass, HEADER.destination, HEADER.attempts, HEADER.origin];
@@ -93,6 +93,9 @@ export function decideReplay(letter: ConsumedRecord, plan: Plan, selection: Repl
   }
   if (destination !== selection.destination) return { kind: 'other' };
   if (errorClass === 'late') return { kind: 'not-replayable', reason: 'class late: the destinations wrote it; only the sequenced output skipped it' };
+  if (letter.headers[HEADER.truncated] !== undefined) {
+    return { kind: 'not-replayable', reason: `value truncated from ${letter.headers[HEADER.truncated]} bytes: the full event is at fy-origin ${letter.headers[HEADER.origin] ?? '?'}` };
+  }
   const parsed = fromHeaders(letter.headers);
   if (!parsed.ok) return { kind: 'not-replayable', reason: parsed.reason };
   const planned = destinationFor(plan, letter.headers[HEADER.plan], selection.destination);

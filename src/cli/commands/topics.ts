@@ -6,7 +6,8 @@ import { ensureTopics, type EnsureTopicsResult } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
 import { positiveInteger } from '../option-parsers.js';
-import type { Plan } from '../../topology/plan.js';
+import { maxMessageBytes } from '../../kafka/message-size.js';
+import type { Plan, TopicPurpose } from '../../topology/plan.js';
 
 /**
  * Creates every topic the plan needs that does not exist: derived topics, sink and
@@ -17,12 +18,14 @@ import type { Plan } from '../../topology/plan.js';
  * so that stays a human decision.
  */
 export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof createKafkaClient>, replicationFactor?: number): Promise<EnsureTopicsResult> {
+  const config = await derivedTopicConfig(plan, kafka);
   return ensureTopics(
     kafka,
     plan.topics.map((t) => ({
       name: t.name,
       partitions: t.purpose === 'source' ? plan.partitions : t.partitions,
       ...(replicationFactor !== undefined && { replicationFactor }),
+      ...(t.derived && config.get(t.purpose) !== undefined && { config: config.get(t.purpose) }),
     })),
     (tooFewPartitions) => {
       // Only flowyard's own (derived) topics: source, sink and compensation topics belong to the
@@ -38,6 +41,32 @@ export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof crea
       );
     },
   );
+}
+
+/** Room for what flowyard adds to an event's value: its headers on copies, the error headers on dead letters. */
+const HEADROOM_BYTES = 64 * 1024;
+
+/**
+ * `max.message.bytes` for the derived topics a plan creates, from its source topics: when a
+ * source topic allows larger records than the broker's default, every topic an event travels
+ * through must too, or one large event stalls its partition at the first hop. Destination
+ * inputs, the DLQ and the sequencer output carry the value as it came plus headers; the
+ * completions carry it base64-encoded inside JSON (4/3 of its size). Only topics created now get
+ * it; existing ones are left as they are.
+ */
+async function derivedTopicConfig(plan: Plan, kafka: ReturnType<typeof createKafkaClient>): Promise<Map<TopicPurpose, Record<string, string>>> {
+  const limits = await maxMessageBytes(kafka, plan.source.topics);
+  const own = [...limits.values()].filter((l) => l.own).map((l) => l.bytes);
+  if (own.length === 0) return new Map();
+  const source = Math.max(...own);
+  const plain = { 'max.message.bytes': String(source + HEADROOM_BYTES) };
+  return new Map<TopicPurpose, Record<string, string>>([
+    ['destination-input', plain],
+    ['compensation-input', plain],
+    ['dlq', plain],
+    ['sequencer-output', plain],
+    ['completions', { 'max.message.bytes': String(Math.ceil((source * 4) / 3) + HEADROOM_BYTES) }],
+  ]);
 }
 
 export function register(program: Command): void {
