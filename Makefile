@@ -58,5 +58,10 @@ bench-compression: build
 	@FLOWYARD_LOCAL_SERVERS="kafka" $(MAKE) --no-print-directory infra-up
 	node bench/compression.mjs
 
+## chaos: the fault scenario of issue #14 (kills, Redis and broker kill -9, PostgreSQL stopped) on its own private
+## Kafka, Redis and PostgreSQL; not part of `make test`. CHAOS_ARGS=--quick for a short run (docs/chaos.md)
+chaos: build
+	node chaos/run.mjs $(CHAOS_ARGS)
+
 clean:
 	rm -rf dist coverage
