@@ -437,6 +437,10 @@ destinations:
 
   const logs = PROCESSES.map((p) => readFileSync(join(dir, `flowyard-${p.name}.log`), 'utf8')).join('');
   const stateLostLines = logs.split('\n').filter((l) => l.includes("Redis lost flowyard's state")).length;
+  // Where a drain went: each process's circuit changes (a destination's circuit waits halfOpenAfterMs before it probes).
+  const circuits = Object.fromEntries(
+    PROCESSES.map((p) => [p.name, readFileSync(join(dir, `flowyard-${p.name}.log`), 'utf8').split('\n').filter((l) => l.includes('"msg":"circuit open"')).length]).filter(([, n]) => n > 0),
+  );
   const doubled = (sink) => [...seen[sink].count.values()].filter((c) => c > 1).length;
   const result = {
     date: new Date().toISOString(),
@@ -453,6 +457,7 @@ destinations:
     drained,
     drainSecondsAfterLastFault: Number(drainS.toFixed(1)),
     stateLostErrorLines: stateLostLines,
+    circuitOpenedPerProcess: circuits,
   };
   const targets = {
     'lost 0': Object.values(result.sinks).every((s) => s.lost === 0),
@@ -475,7 +480,7 @@ destinations:
   process.stdout.write(`dead letters: ${JSON.stringify(result.deadLetters)}\n`);
   process.stdout.write(`max RSS of a flowyard process: ${result.maxRssMiB} MiB\n`);
   process.stdout.write(`drain after the last fault: ${drained ? `${result.drainSecondsAfterLastFault} s` : `NOT drained within ${SCENARIO.drainTimeoutS} s`}\n`);
-  process.stdout.write(`"Redis lost flowyard's state" error lines: ${stateLostLines}\n`);
+  process.stdout.write(`"Redis lost flowyard's state" error lines: ${stateLostLines}; circuits opened: ${JSON.stringify(circuits)}\n`);
   process.stdout.write(`targets: ${Object.entries(targets).map(([k, ok]) => `${k} ${ok ? 'met' : 'MISSED'}`).join(', ')}\n`);
   exitCode = Object.values(targets).every(Boolean) ? 0 : 1;
 } catch (error) {
