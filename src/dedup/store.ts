@@ -93,6 +93,11 @@ export class DedupStore {
     await this.redis.set(this.doneKey(destination, eventId), '1', 'EX', this.ttlSeconds);
   }
 
+  /** Records the writes of a whole batch in one round trip (the transactional kafka path). */
+  async markAllDone(destination: string, eventIds: readonly string[]): Promise<void> {
+    await this.setAll(eventIds.map((id) => this.doneKey(destination, id)));
+  }
+
   private doneKey(destination: string, eventId: string): string {
     return `${this.prefix}:done:${destination}:${eventId}`;
   }

@@ -16,6 +16,12 @@ export interface BatchControls {
   heartbeat(): Promise<void>;
   /** False once shutdown started: finish what is in hand, start nothing new. */
   isRunning(): boolean;
+  /**
+   * The last offset the fetched batch covers: past the last record when the batch ends in
+   * transaction markers. A transactional owner commits `nextOffset(lastOffset())` so a drained
+   * partition shows lag 0.
+   */
+  lastOffset(): string;
 }
 
 /** Pause before rejoining after a crash kafkajs does not restart from: long enough not to spin on a broker that keeps failing. */
@@ -40,6 +46,11 @@ export interface BatchConsumerOptions {
   readonly fromBeginning?: boolean;
   readonly sessionTimeoutMs?: number;
   readonly maxBytesPerPartition?: number;
+  /**
+   * Partitions whose batches are handled at the same time (default 1). Batches of one
+   * partition are always handled one after another, in offset order.
+   */
+  readonly partitionsConsumedConcurrently?: number;
   /** Called with the partitions this member owns after every rebalance. */
   readonly onAssignment?: (assignment: readonly TopicPartitions[]) => void;
   /**
@@ -114,7 +125,7 @@ export class BatchConsumer {
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
-          partitionsConsumedConcurrently: 1,
+          partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
           eachBatch: (payload) => this.onBatch(payload),
         });
       },
@@ -160,7 +171,11 @@ export class BatchConsumer {
     this.groupCommit = payload.commitOffsetsIfNecessary;
     if (batch.messages.length === 0) return;
     const records = batch.messages.map((m) => toConsumedRecord(batch.topic, batch.partition, m));
-    const controls: BatchControls = { heartbeat: () => payload.heartbeat(), isRunning: () => this.running && payload.isRunning() };
+    const controls: BatchControls = {
+      heartbeat: () => payload.heartbeat(),
+      isRunning: () => this.running && payload.isRunning(),
+      lastOffset: () => batch.lastOffset(),
+    };
     await this.options.handleBatch(records, controls);
     const lastRecord = records[records.length - 1]!.offset;
     // A batch that ends in a transaction marker: the marker's offset is past the last record.

@@ -1,4 +1,4 @@
-import kafkajs, { type Producer, type Transaction } from 'kafkajs';
+import kafkajs, { type IHeaders, type Message, type Producer, type Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
 import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
 
@@ -30,11 +30,12 @@ export async function createProducer(kafka: KafkaClient, options: ProducerOption
   return producer;
 }
 
-export function toMessages(records: readonly OutgoingRecord[]) {
+export function toMessages(records: readonly OutgoingRecord[]): Message[] {
   return records.map((r) => ({
     key: r.key,
     value: r.value,
-    ...(r.headers && { headers: { ...r.headers } }),
+    // kafkajs only reads the headers: one object shared by a record's copies, not a copy per message.
+    ...(r.headers && { headers: r.headers as IHeaders }),
     ...(r.partition !== undefined && { partition: r.partition }),
   }));
 }

@@ -16,6 +16,7 @@ import { Sequencer } from '../sequencer/sequencer.js';
 import { Router } from './router.js';
 import { routingOf } from './routing.js';
 import { Worker } from './worker.js';
+import { KafkaTransactionalWorker } from './kafka-tx-worker.js';
 import type { SharedClients } from './shared.js';
 
 export const ROLE_NAMES: readonly RoleName[] = ['router', 'worker', 'tracker', 'sequencer'];
@@ -80,11 +81,21 @@ export async function createRoles(
           env: shared.env,
           logger: targetContext.logger.child({ destination: destination.name }),
         };
-        const sink = await (overrides.createSink ?? createSink)(destination.sink, sinkContext);
-        roles.push(new Worker(targetContext, destination, sink, await createDecoder(plan.source, decoderOptions)));
+        // A kafka sink goes the transactional path (one transaction per batch, exactly once
+        // without Redis) unless a test or benchmark plugs in its own sink.
+        if (destination.sink.type === 'kafka' && overrides.createSink === undefined) {
+          roles.push(new KafkaTransactionalWorker(targetContext, destination));
+        } else {
+          const sink = await (overrides.createSink ?? createSink)(destination.sink, sinkContext);
+          roles.push(new Worker(targetContext, destination, sink, await createDecoder(plan.source, decoderOptions)));
+        }
         if (destination.compensation !== undefined && target === plan) {
-          const undo = await (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
-          roles.push(new Worker(targetContext, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
+          if (destination.compensation.sink.type === 'kafka' && overrides.createCompensationSink === undefined) {
+            roles.push(new KafkaTransactionalWorker(targetContext, destination, { compensation: true }));
+          } else {
+            const undo = await (overrides.createCompensationSink ?? createSink)(destination.compensation.sink, sinkContext);
+            roles.push(new Worker(targetContext, destination, undo, await createDecoder(plan.source, decoderOptions), { compensation: true }));
+          }
         }
       }
     }
