@@ -11,6 +11,10 @@
  *   worker       one flowyard Worker against a LatencySink
  *   flowyard     router + every worker of a topology (+ the job's `roles`, e.g. tracker and
  *                sequencer), LatencySinks, until told to stop
+ *   kafkasink    router + every worker writing REAL kafka sinks, on a pre-filled source, until
+ *                every destination has written `expected` events: `path: transactional` is what
+ *                `flowyard run` does, `path: generic` forces the per-record kafka sink through the
+ *                generic worker (what flowyard ran before the transactional path)
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -20,6 +24,7 @@ import { createProducer, produceTransactionally, toMessages } from '../dist/kafk
 import { nextOffset } from '../dist/kafka/records.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
 import { createRoles } from '../dist/runtime/roles.js';
+import { createSink } from '../dist/sinks/registry.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
 import { LatencySink, benchEnv, benchKafka, benchLogger, committedTotal, countRoundTrips, procMemory, sampleWorkerGauges, sleep, summarize } from './lib.mjs';
@@ -214,7 +219,43 @@ async function flowyard({ yaml, latencies, roles = ['router', 'worker'] }) {
   });
 }
 
-const MODES = { passthrough, router, worker, flowyard };
+/**
+ * Router + workers into real kafka sinks, from after every role started until each
+ * destination counted `expected` ok writes (flowyard_writes_total): events/s of the fan-out.
+ */
+async function kafkasink({ yaml, expected, timeoutMs, path }) {
+  const env = benchEnv();
+  const shared = await createSharedClients(env, benchLogger(env));
+  const roundTrips = countRoundTrips(shared.kafka, shared.redis);
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const overrides = path === 'generic' ? { createSink: (config, context) => createSink(config, context) } : {};
+  const created = await createRoles(plan, shared, { roles: new Set(['router', 'worker']) }, overrides);
+  for (const role of created) await role.start();
+  try {
+    const started = performance.now();
+    const destinations = plan.destinations.map((d) => d.name);
+    const written = async () => {
+      const { values } = await shared.metrics.writes.get();
+      const byDestination = Object.fromEntries(destinations.map((d) => [d, 0]));
+      for (const v of values) if (v.labels.outcome === 'ok' && v.labels.destination in byDestination) byDestination[v.labels.destination] += v.value;
+      return byDestination;
+    };
+    let counts = await written();
+    while (Object.values(counts).some((n) => n < expected) && performance.now() - started < timeoutMs) {
+      await sleep(POLL_MS);
+      counts = await written();
+    }
+    const elapsedMs = performance.now() - started;
+    const events = Math.min(...Object.values(counts));
+    const cpu = process.cpuUsage();
+    return { path, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+  } finally {
+    for (const role of created) await role.stop();
+    await closeSharedClients(shared);
+  }
+}
+
+const MODES = { passthrough, router, worker, flowyard, kafkasink };
 
 const mode = process.argv[2];
 try {

@@ -9,6 +9,8 @@
  *   4. peak RSS of the flowyard process under load 3    vs its RSS after start-up
  *   5. 20 ms destination, 8 hot keys, c=64: `ordering: none` + sequencer   vs `ordering: key`
  *      (backlog throughput, and p50/p99 to the output at a steady rate both sustain)
+ *   6. router + workers into REAL kafka sinks, fan-out x3 (BENCH_ONLY=kafkasink, not in the
+ *      default set): the transactional path vs the generic worker's per-record kafka sink
  *
  * Every figure is the median of BENCH_RUNS runs (default 3); each run uses topics, groups and
  * Redis keys of its own (random suffix), deleted afterwards. Raw results go to
@@ -17,7 +19,7 @@
  * Knobs (environment): BENCH_RUNS, BENCH_ONLY=router,worker,e2e,sequencer, BENCH_ROUTER_EVENTS,
  * BENCH_ROUTER_TIMEOUT_MS, BENCH_WORKER_EVENTS, BENCH_E2E_SECONDS, BENCH_E2E_RATE,
  * BENCH_E2E_MODES=fanout,cascade, BENCH_E2E_DRAIN_MS, BENCH_SEQ_BACKLOG, BENCH_SEQ_RATE,
- * BENCH_SEQ_SECONDS, BENCH_MAX_MESSAGE_BYTES (0 = broker
+ * BENCH_SEQ_SECONDS, BENCH_KAFKASINK_EVENTS, BENCH_KAFKASINK_GENERIC_EVENTS, BENCH_MAX_MESSAGE_BYTES (0 = broker
  * default), BENCH_PROFILE=1 (node --cpu-prof of every measured process into
  * bench/results/profiles/), LOG_LEVEL (children; default warn).
  */
@@ -78,6 +80,12 @@ const CONFIG = {
     warmupSeconds: 2,
     drainTimeoutMs: 10_000,
     backlogTimeoutMs: 120_000,
+  },
+  kafkaSink: {
+    events: int('BENCH_KAFKASINK_EVENTS', 30_000),
+    /** The generic path did ~600 events/s: fewer events keep its run short; the rate is what is compared. */
+    genericEvents: int('BENCH_KAFKASINK_GENERIC_EVENTS', 6_000),
+    timeoutMs: int('BENCH_ROUTER_TIMEOUT_MS', 180_000),
   },
   targets: { routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
   profile: process.env.BENCH_PROFILE === '1',
@@ -429,6 +437,24 @@ async function sequencerRun(shared, variant) {
   }
 }
 
+// ---- 6. router + workers into real kafka sinks -----------------------------------------------
+
+async function kafkaSinkRun(shared, run, path) {
+  const name = uniqueName(`bench-ks-${path === 'transactional' ? 'tx' : 'gen'}`);
+  const yaml = topologyYaml({ name, mode: 'fanout', destinations: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+  const { plan } = parseTopology(yaml, 'bench.yaml', {});
+  const count = path === 'transactional' ? CONFIG.kafkaSink.events : CONFIG.kafkaSink.genericEvents;
+  try {
+    await createBenchTopics(shared.kafka, plan);
+    const { records } = sampleEvents(plan.source, { count, keys: KEYS, valueBytes: VALUE_BYTES, runId: name });
+    const fillMs = await fill(shared.kafka, plan.source.topics[0], records);
+    const result = await measure('kafkasink', { yaml, expected: count, timeoutMs: CONFIG.kafkaSink.timeoutMs, path }, undefined, `kafkasink-${path}`).result;
+    return { name, run, path, events: count, fillMs: round(fillMs), load: os.loadavg().map((l) => round(l, 2)), ...result };
+  } finally {
+    await cleanup(shared.kafka, shared.redis, name);
+  }
+}
+
 // ---- machine, summary ---------------------------------------------------------------------
 
 function machine() {
@@ -524,6 +550,11 @@ function medians(results) {
     };
   }
   if (m.hotKeys_key && m.hotKeys_sequencer) m.hotKeysGain = round(m.hotKeys_sequencer.backlogEventsPerSec / m.hotKeys_key.backlogEventsPerSec, 2);
+  for (const path of ['transactional', 'generic']) {
+    const k = results.kafkaSink.filter((x) => x.path === path);
+    if (k.length > 0) m[`kafkaSink_${path}`] = { eventsPerSec: round(median(k.map((x) => x.eventsPerSec))), runs: k.map((x) => round(x.eventsPerSec)), cpuSeconds: round(median(k.map((x) => x.cpuSeconds))) };
+  }
+  if (m.kafkaSink_transactional && m.kafkaSink_generic) m.kafkaSinkGain = round(m.kafkaSink_transactional.eventsPerSec / m.kafkaSink_generic.eventsPerSec, 1);
   const rss = results.e2e.map((x) => x.rss.peakHwmMiB);
   if (rss.length > 0) {
     m.rss = { peakMiB: round(median(rss)), maxOfRunsMiB: round(Math.max(...rss)), startupMiB: round(median(results.e2e.map((x) => x.rss.startupMiB))), target: `<= ${targets.peakRssMiB} MiB` };
@@ -560,6 +591,11 @@ function printSummary(m, seconds) {
     say(`${label.padEnd(45)} ${String(h.backlogEventsPerSec).padEnd(15)} steady ${CONFIG.sequencer.rate}/s: p50/p99 ${h.steadyP50Ms}/${h.steadyP99Ms} ms; repeated ${h.repeated}, out of order ${h.outOfOrder}, missing ${h.missing}`);
   }
   if (m.hotKeysGain !== undefined) say(`  (ordering none + sequencer / ordering key: ${m.hotKeysGain}x)`);
+  for (const path of ['transactional', 'generic']) {
+    const k = m[`kafkaSink_${path}`];
+    if (k) say(`${`router + kafka-sink workers x3, ${path}, ev/s`.padEnd(45)} ${String(k.eventsPerSec).padEnd(15)} runs ${k.runs.join(', ')}; process CPU ${k.cpuSeconds} s`);
+  }
+  if (m.kafkaSinkGain !== undefined) say(`  (transactional / generic per-record kafka sink: ${m.kafkaSinkGain}x)`);
   if (m.rss) say(`peak RSS under load 3, MiB                    ${String(m.rss.peakMiB).padEnd(15)} ${String(m.rss.startupMiB).padEnd(8)} same process idle       max ${m.rss.maxOfRunsMiB}          ${m.rss.target}: ${yes(m.rss.met)}`);
 }
 
@@ -568,7 +604,7 @@ function printSummary(m, seconds) {
 const started = performance.now();
 const env = benchEnv();
 const shared = await createSharedClients(env, benchLogger(env));
-const results = { router: [], worker: [], e2e: [], sequencer: [] };
+const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [] };
 const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
 const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
 let exitCode = 0;
@@ -600,6 +636,15 @@ try {
           `[run ${run + 1}] ${mode}: p50 ${ge(e.endToEnd.censored?.p50)}${e.endToEnd.p50} ms, p99 ${ge(e.endToEnd.censored?.p99)}${e.endToEnd.p99} ms vs baseline ${e.baselineP99} ms; ` +
             `${e.completeEvents}/${e.events} complete ${CONFIG.e2e.drainTimeoutMs / 1000} s after a load of ${e.achievedRate}/s; sustained ${JSON.stringify(e.sustainedPerSec)}/s; peak RSS ${e.rss.peakHwmMiB} MiB`,
         );
+      }
+    }
+    if (CONFIG.only.has('kafkasink')) {
+      // Alternate who goes first, so broker warm-up favours neither path.
+      for (const path of run % 2 === 0 ? ['generic', 'transactional'] : ['transactional', 'generic']) {
+        const k = await kafkaSinkRun(shared, run, path);
+        results.kafkaSink.push(k);
+        save();
+        say(`[run ${run + 1}] router + kafka-sink workers x3, ${path}: ${k.events} events in ${round(k.elapsedMs / 1000)} s = ${round(k.eventsPerSec)} ev/s${k.timedOut ? ' (TIMED OUT)' : ''}; process CPU ${round(k.cpuSeconds)} s; load ${k.load.join(' ')}`);
       }
     }
     if (CONFIG.only.has('sequencer')) {

@@ -16,6 +16,10 @@
  * - `done` is set AFTER the write succeeded and BEFORE the worker commits its offset. A crash
  *   between write and `done` re-delivers the event and writes it again: sinks are idempotent by
  *   event id for that window (docs/architecture.md §7). A crash after `done` only skips the write.
+ * - On the transactional path of kafka sinks (src/runtime/kafka-tx-worker.ts) `done` is set
+ *   AFTER the transaction holding the copy and the input offset committed, for the whole
+ *   batch at once. A crash before it re-reads nothing (the offsets committed with the copies);
+ *   the keys only stop an event id that is routed twice as a second input record.
  *
  * All of this assumes Redis keeps what it was told. Each lookup below also reads the epoch
  * key in the same round trip (the MGETs include it, the seq script checks it before it

@@ -34,11 +34,12 @@ export const kafkaSinkSpec: SinkSpec<typeof KafkaSinkConfigSchema> = {
   ],
   idempotent: false,
   delivery:
-    'At least once. An idempotent producer (acks=all) means broker retries never duplicate a record, and the done-key stops a redelivered event; ' +
-    'but a worker that crashes after the produce and before recording the done-key produces the event again on redelivery (Kafka cannot tell the repeat), ' +
-    'so readers that must count once drop repeats by the `fy-event-id` header. ' +
-    'A topic that does not exist stops the worker at start. Errors kafkajs marks non-retriable at their root (MESSAGE_TOO_LARGE, authorisation, an invalid record) are permanent; ' +
-    'every other produce error is retriable, also when kafkajs gave up its own retries on a retriable cause (a broker unreachable, a leader moving).',
+    'Exactly once for readers with isolation.level=read_committed. `flowyard run` writes kafka sinks on the transactional path ' +
+    '(docs/architecture.md §6): per consumed batch of one input partition, one Kafka transaction holds the copies, the hand-on copies, ' +
+    'the completions, the dead letters and the input offsets, so a redelivery, a crash mid-batch, a broker restart or a Redis that lost ' +
+    'its keys never commits a copy twice (read_uncommitted readers also see the records of aborted transactions). ' +
+    'A sink topic that does not exist stops the worker at start. The one permanent error is a record larger than a topic\'s max.message.bytes: it is dead-lettered `invalid` with the first 64 KiB of its value, `fy-original-bytes` and `fy-origin`. ' +
+    'Every other failure (broker unreachable, fenced, unknown topic, authorisation) is retriable: the transaction is aborted and its batch retried with backoff, never dead-lettered.',
 };
 
 /** The Kafka topic a sink config writes to, or undefined when it is not a kafka sink. */
