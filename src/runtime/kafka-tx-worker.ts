@@ -28,6 +28,7 @@
  */
 import type { Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
+import { DEFAULT_COMPRESSION } from '../kafka/codecs.js';
 import { BatchConsumer, type BatchControls, type TopicPartitions } from '../kafka/consumer.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
@@ -100,6 +101,12 @@ export class KafkaTransactionalWorker implements Role {
   private limits = new Map<string, number>();
   private smallestLimit = BROKER_DEFAULT_MAX_MESSAGE_BYTES;
   private transactionsInFlight = 0;
+  /**
+   * Records are measured before producing only without compression: the broker's limit is
+   * on the compressed batch, which only the broker knows, so with a codec a too-large record
+   * is found by the broker's refusal (and the split below) rather than dead-lettered early.
+   */
+  private readonly measureRecords: boolean;
 
   constructor(
     private readonly context: RoleContext,
@@ -119,6 +126,7 @@ export class KafkaTransactionalWorker implements Role {
     this.doneName = this.compensating ? `${destination.name}.compensate` : destination.name;
     this.lifecycle = new RoleLifecycle(this.name);
     this.labels = { ...planLabels(context.plan), destination: this.doneName };
+    this.measureRecords = (context.env.kafka.compression ?? DEFAULT_COMPRESSION) === 'none';
     this.emitter = new StepEmitter({ plan: context.plan, destination, compensating: this.compensating });
   }
 
@@ -273,7 +281,7 @@ export class KafkaTransactionalWorker implements Role {
       }
       const copy: OutgoingRecord = { key: event.key, value: record.value, headers: toHeaders(event, attempt) };
       const onward = this.emitter.succeeded(record, event, attempt, event.traceparent);
-      const tooLarge = this.tooLargeFor(record, copy, onward);
+      const tooLarge = this.measureRecords ? this.tooLargeFor(record, copy, onward) : undefined;
       if (tooLarge !== undefined) {
         this.context.logger.warn({ destination: this.destination.name, eventId: event.eventId, origin: originOf(record), reason: tooLarge }, 'record too large for a topic; dead-lettered');
         this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'invalid', tooLarge, attempt);

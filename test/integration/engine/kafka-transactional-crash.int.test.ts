@@ -2,8 +2,9 @@
  * Proves that the transactional path of `kafka` sinks is exactly-once without Redis: a real
  * `flowyard run --roles worker` process writing a kafka sink is killed with SIGKILL in the
  * middle of its transactions and restarted, once with the shared Redis intact and once after
- * a FLUSHALL of a private redis-server wiped every done-key; a read_committed reader of the
- * sink topic then sees every event exactly once, per key in order.
+ * a FLUSHALL of a private redis-server wiped every done-key and routed mark (recovered with
+ * `flowyard state recover --no-rebuild`: a new epoch, nothing rebuilt); a read_committed
+ * reader of the sink topic then sees every event exactly once, per key in order.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tailTopics } from '../../../src/kafka/tail.js';
 import { HEADER } from '../../../src/runtime/headers.js';
+import { spawnCli } from '../../helpers/cli.js';
 import { eventually, freePort, PrivateRedis } from '../../helpers/servers.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { exactlyOnce, readCommitted } from '../../helpers/read-committed.js';
@@ -32,8 +34,8 @@ async function kill(child: ChildProcess | undefined, signal: NodeJS.Signals): Pr
   await exited;
 }
 
-/** Runs router (here) and a worker process; kills the worker mid-stream, calls `between`, restarts it; checks the sink topic. */
-async function killAndRestart(redisUrl: string | undefined, between: () => Promise<void>): Promise<void> {
+/** Runs router (here) and a worker process; kills the worker mid-stream, calls `between` with the topology file, restarts it; checks the sink topic. */
+async function killAndRestart(redisUrl: string | undefined, between: (file: string) => Promise<void>): Promise<void> {
   const env: Record<string, string> = redisUrl === undefined ? {} : { REDIS_URL: redisUrl };
   const pipeline = await TestPipeline.create(
     `
@@ -61,7 +63,7 @@ destinations:
     expect(await eventually(() => seen.size >= 1500, 120_000, 10)).toBe(true);
     await kill(worker, 'SIGKILL');
     expect(seen.size).toBeLessThan(eventIds.length); // killed with work left to do
-    await between();
+    await between(file);
 
     worker = startWorker(file, env);
     expect(await eventually(() => seen.size >= eventIds.length, 180_000, 200)).toBe(true);
@@ -84,15 +86,19 @@ test('Redis FLUSHALL (private redis-server) while the worker is down, then a res
   const redis = new PrivateRedis(await freePort());
   await redis.start();
   try {
-    await killAndRestart(redis.url, async () => {
+    await killAndRestart(redis.url, async (file) => {
       const { Redis } = await import('ioredis');
       const client = new Redis(redis.url);
       try {
-        // Every done-key and routed mark is gone: the restarted worker re-reads its uncommitted batches with nothing in Redis to stop a second write.
         expect(await client.flushall()).toBe('OK');
       } finally {
         client.disconnect();
       }
+      // flowyard's roles wait on a Redis that lost its state until an operator recovers it; without
+      // a rebuild no done-key comes back, so the restarted worker re-reads its uncommitted
+      // batches with nothing in Redis to stop a second write: only the transactions can.
+      const recovered = await spawnCli(['state', 'recover', file, '--no-rebuild'], { REDIS_URL: redis.url }, 120_000);
+      expect({ code: recovered.code, stderr: recovered.stderr }).toEqual({ code: 0, stderr: '' });
     });
   } finally {
     await redis.stop();
