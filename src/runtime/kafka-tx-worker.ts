@@ -185,7 +185,7 @@ export class KafkaTransactionalWorker implements Role {
           this.context.metrics.retries.inc(this.labels);
           this.context.logger.warn(
             { err: error, destination: this.destination.name, topic: this.inputTopic, partition, offsets: `${records[0]!.offset}..${records[records.length - 1]!.offset}`, attempt: failedAttempt, waitMs },
-            'transaction of a batch failed (aborted); retrying the batch',
+            'writing a batch failed (a transaction begun for it was aborted); retrying the batch',
           );
         },
       },

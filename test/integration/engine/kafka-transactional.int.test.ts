@@ -13,6 +13,7 @@ import type { ConsumedRecord, OutgoingRecord } from '../../../src/kafka/records.
 import { HEADER, toHeaders } from '../../../src/runtime/headers.js';
 import { eventually } from '../../helpers/servers.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
+import { HttpReceiver, answer } from '../sinks/http-receiver.js';
 import { exactlyOnce, readCommitted } from '../../helpers/read-committed.js';
 
 const ROLES = ['router', 'worker', 'tracker'] as const;
@@ -194,5 +195,38 @@ destinations:
     await producer.disconnect();
     await admin.disconnect();
     await pipeline.close();
+  }
+});
+
+test('a kafka compensation: a branch failing for good (http 422) compensates the kafka branch through its kafka undo topic, once per failed event', async () => {
+  const doomed = new Set<string>();
+  const receiver = new HttpReceiver((request, response) => answer(response, doomed.has(request.idempotencyKey) ? 422 : 200, ''));
+  const origin = await receiver.listen();
+  const pipeline = await TestPipeline.create(`
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: fanout
+partitions: 3
+destinations:
+  - name: ledger
+    sink: { type: kafka, topic: '{name}.ledger' }
+    compensate: { type: kafka, topic: '{name}.reversals' }
+  - name: notify
+    sink: { type: http, url: '${origin}/notify' }
+    retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 50 }
+`);
+  try {
+    const { records, eventIds } = pipeline.samples(200, 20);
+    for (const i of [3, 50, 51, 199]) doomed.add(eventIds[i]!);
+    await pipeline.startWith([...ROLES]);
+    await pipeline.produce(records);
+    expect(await eventually(() => pipeline.outcomes.length >= eventIds.length && pipeline.compensations.length >= doomed.size, 120_000, 100)).toBe(true);
+    await pipeline.stopRoles();
+    await expectExactlyOnce(pipeline, `${pipeline.runId}.ledger`, eventIds);
+    const reversals = await expectExactlyOnce(pipeline, `${pipeline.runId}.reversals`, [...doomed]);
+    expect(reversals.map((r) => r.headers[HEADER.eventId]).sort()).toEqual([...doomed].sort());
+    expect(pipeline.compensations.every((c) => c.status === 'ok' && c.destination === 'ledger')).toBe(true);
+  } finally {
+    await pipeline.close();
+    await receiver.close();
   }
 });
