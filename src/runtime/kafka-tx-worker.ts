@@ -28,10 +28,12 @@
  */
 import type { Producer } from 'kafkajs';
 import kafkajs from 'kafkajs';
+import { RuntimeFailure } from '../errors.js';
 import { DEFAULT_COMPRESSION } from '../kafka/codecs.js';
 import { BatchConsumer, type BatchControls, type TopicPartitions } from '../kafka/consumer.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
@@ -135,6 +137,16 @@ export class KafkaTransactionalWorker implements Role {
     this.lifecycle.to('starting');
     // Kafka does the retrying here (a failed transaction is retried whole); there is no circuit to open.
     metrics.circuitState.set(this.labels, CIRCUIT_STATE_VALUE.closed);
+    // Every transaction would fail on a missing sink topic (auto-creation is off): say so at start, as the kafka sink does.
+    let missing: string[];
+    try {
+      missing = await missingTopics(kafka, [this.sinkTopic]);
+    } catch (error) {
+      throw new RuntimeFailure(`kafka sink of destination ${this.destination.name} cannot read the metadata of topic ${this.sinkTopic}: ${(error as Error).message}`, { cause: error });
+    }
+    if (missing.length > 0) {
+      throw new RuntimeFailure(`kafka sink of destination ${this.destination.name}: topic ${this.sinkTopic} does not exist; create it with \`flowyard topics create <topology file>\``);
+    }
     await this.refreshLimits();
     this.consumer = new BatchConsumer({
       kafka,
