@@ -230,3 +230,25 @@ destinations:
     await receiver.close();
   }
 });
+
+test('a kafka sink topic that does not exist ends the worker at start with one line naming destination and topic', async () => {
+  const pipeline = await TestPipeline.create(`
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: fanout
+partitions: 1
+destinations:
+  - name: ledger
+    sink: { type: kafka, topic: '{name}.ledger' }
+`);
+  const admin = pipeline.shared.kafka.admin();
+  await admin.connect();
+  try {
+    const sinkTopic = `${pipeline.runId}.ledger`;
+    await admin.deleteTopics({ topics: [sinkTopic] });
+    expect(await eventually(async () => !(await admin.listTopics()).includes(sinkTopic), 30_000)).toBe(true);
+    await expect(pipeline.startWith(['worker'])).rejects.toThrow(`kafka sink of destination ledger: topic ${sinkTopic} does not exist; create it with \`flowyard topics create <topology file>\``);
+  } finally {
+    await admin.disconnect();
+    await pipeline.close();
+  }
+});
