@@ -19,8 +19,6 @@ export const HEADER = {
   origin: 'fy-origin',
   /** On a dead letter whose value was cut to fit the DLQ: the original value's size in bytes. */
   truncated: 'fy-truncated',
-  /** On a dead letter whose value was cut to fit: the length of the whole value, bytes. */
-  originalBytes: 'fy-original-bytes',
 } as const;
 
 /** What every routed copy carries; a worker reads these instead of decoding the value again. */

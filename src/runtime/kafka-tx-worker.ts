@@ -27,12 +27,12 @@
  * MGET per transaction, written in one pipeline after it committed.
  */
 import type { Producer } from 'kafkajs';
-import kafkajs from 'kafkajs';
 import { RuntimeFailure } from '../errors.js';
 import { DEFAULT_COMPRESSION } from '../kafka/codecs.js';
 import { BatchConsumer, type BatchControls, type TopicPartitions } from '../kafka/consumer.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
@@ -41,7 +41,7 @@ import type { PlanDestination } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
 import type { DeadLetterClass } from './dead-letter.js';
 import { fromHeaders, toHeaders } from './headers.js';
-import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, TRUNCATED_VALUE_BYTES, recordSize, truncatedOrigin } from './record-size.js';
+import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, TRUNCATED_VALUE_BYTES, truncatedOrigin } from './record-size.js';
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { sleep } from './sleep.js';
@@ -58,9 +58,6 @@ const MAX_PARTITIONS_AT_ONCE = 16;
 const MARK_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5_000 } as const;
 /** A value this much smaller than every topic's limit cannot make any of its records too large; no need to measure them. */
 const SIZE_CHECK_MARGIN_BYTES = 64 * 1024;
-
-/** kafkajs error types meaning "this record (batch) is too large for the topic": retrying the same records cannot help. */
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
 /** What one transaction writes, and what to count once it committed. */
 interface Outputs {
@@ -249,13 +246,13 @@ export class KafkaTransactionalWorker implements Role {
     try {
       await this.transact(partition, outputs.byTopic, end);
     } catch (error) {
-      const tooLarge = tooLargeError(error);
-      if (tooLarge === undefined || this.stopping.signal.aborted) throw error;
+      if (!isMessageTooLarge(error) || this.stopping.signal.aborted) throw error;
+      const tooLarge = `the broker refused it as too large for a topic it goes to (${(error as Error).message})`;
       await this.refreshLimits();
       if (records.length === 1) {
         if (refused !== undefined) throw error; // even the truncated dead letter was refused: retried, and logged as such
         this.context.logger.warn({ destination: this.destination.name, origin: originOf(records[0]!.record), reason: tooLarge }, 'the broker refused a record as too large; dead-lettering it');
-        await this.writeRange(partition, records, done, end, attempt, progress, `the broker refused a record written for it: ${tooLarge}`);
+        await this.writeRange(partition, records, done, end, attempt, progress, tooLarge);
         return;
       }
       const middle = Math.ceil(records.length / 2);
@@ -288,7 +285,7 @@ export class KafkaTransactionalWorker implements Role {
         continue;
       }
       if (refused !== undefined) {
-        this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'invalid', refused, attempt);
+        this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'oversized', refused, attempt);
         continue;
       }
       const copy: OutgoingRecord = { key: event.key, value: record.value, headers: toHeaders(event, attempt) };
@@ -296,7 +293,7 @@ export class KafkaTransactionalWorker implements Role {
       const tooLarge = this.measureRecords ? this.tooLargeFor(record, copy, onward) : undefined;
       if (tooLarge !== undefined) {
         this.context.logger.warn({ destination: this.destination.name, eventId: event.eventId, origin: originOf(record), reason: tooLarge }, 'record too large for a topic; dead-lettered');
-        this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'invalid', tooLarge, attempt);
+        this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'oversized', tooLarge, attempt);
         continue;
       }
       add(outputs.byTopic, this.sinkTopic, copy);
@@ -318,7 +315,7 @@ export class KafkaTransactionalWorker implements Role {
     // Completions carry the value in base64 (4/3 of it); below this nothing can come near a limit.
     if ((origin.value?.length ?? 0) * 1.5 + SIZE_CHECK_MARGIN_BYTES < this.smallestLimit) return undefined;
     const check = (topic: string, record: OutgoingRecord): string | undefined => {
-      const size = recordSize(record);
+      const size = estimateRecordBytes(record);
       const limit = this.limits.get(topic) ?? BROKER_DEFAULT_MAX_MESSAGE_BYTES;
       return size > limit ? `a record of ${size} bytes for topic ${topic} exceeds its max.message.bytes (${limit})` : undefined;
     };
@@ -421,27 +418,17 @@ export class KafkaTransactionalWorker implements Role {
   /** Reads `max.message.bytes` of every topic written; keeps the known values when the broker cannot say. */
   private async refreshLimits(): Promise<void> {
     const { plan, kafka, logger } = this.context;
-    const topics = [...new Set([this.sinkTopic, ...this.emitter.nextTopics, plan.completionsTopic, plan.dlqTopic])];
-    const admin = kafka.admin();
+    const topics = [this.sinkTopic, ...this.emitter.nextTopics, plan.completionsTopic, plan.dlqTopic];
     try {
-      await admin.connect();
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: topics.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
-      });
       const limits = new Map(this.limits);
-      for (const resource of described.resources) {
-        const value = Number(resource.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
-        if (Number.isSafeInteger(value) && value > 0) limits.set(resource.resourceName, value);
-      }
+      for (const [topic, limit] of await maxMessageBytes(kafka, topics)) if (Number.isSafeInteger(limit.bytes) && limit.bytes > 0) limits.set(topic, limit.bytes);
       this.limits = limits;
       this.smallestLimit = Math.min(BROKER_DEFAULT_MAX_MESSAGE_BYTES, ...limits.values());
     } catch (error) {
       logger.warn({ err: error, destination: this.destination.name, topics }, 'reading max.message.bytes of the output topics failed; a refused record is still dead-lettered when the broker refuses it');
-    } finally {
-      await admin.disconnect().catch(() => undefined);
     }
   }
+
 }
 
 function add(byTopic: Map<string, OutgoingRecord[]>, topic: string, record: OutgoingRecord): void {
@@ -466,21 +453,4 @@ function maxOffset(a: string, b: string): string {
 
 function originOf(record: ConsumedRecord): string {
   return `${record.topic}/${record.partition}/${record.offset}`;
-}
-
-/** The kafkajs error type when `error` (or what it wraps) says a record is too large; undefined otherwise. */
-export function tooLargeError(error: unknown): string | undefined {
-  const seen = new Set<unknown>();
-  const walk = (e: unknown): string | undefined => {
-    if (typeof e !== 'object' || e === null || seen.has(e)) return undefined;
-    seen.add(e);
-    const { type, cause, originalError, errors } = e as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
-    if (typeof type === 'string' && TOO_LARGE.has(type)) return type;
-    for (const inner of [cause, originalError, ...(Array.isArray(errors) ? errors : [])]) {
-      const found = walk(inner);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  };
-  return walk(error);
 }

@@ -38,7 +38,7 @@ export const kafkaSinkSpec: SinkSpec<typeof KafkaSinkConfigSchema> = {
     '(docs/architecture.md §6): per consumed batch of one input partition, one Kafka transaction holds the copies, the hand-on copies, ' +
     'the completions, the dead letters and the input offsets, so a redelivery, a crash mid-batch, a broker restart or a Redis that lost ' +
     'its keys never commits a copy twice (read_uncommitted readers also see the records of aborted transactions). ' +
-    'A sink topic that does not exist stops the worker at start. The one permanent error is a record larger than a topic\'s max.message.bytes: it is dead-lettered `invalid` with the first 64 KiB of its value, `fy-original-bytes` and `fy-origin`. ' +
+    'A sink topic that does not exist stops the worker at start. The one permanent error is a record larger than a topic\'s max.message.bytes: it is dead-lettered `oversized` with the first 64 KiB of its value, `fy-truncated` (its original size) and `fy-origin`. ' +
     'Every other failure (broker unreachable, fenced, unknown topic, authorisation) is retriable: the transaction is aborted and its batch retried with backoff, never dead-lettered.',
 };
 

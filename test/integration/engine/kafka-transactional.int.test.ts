@@ -178,17 +178,17 @@ destinations:
     const letters = pipeline.deadLetters.map((r) => ({
       eventId: r.headers[HEADER.eventId],
       errorClass: r.headers[HEADER.errorClass],
-      originalBytes: Number(r.headers[HEADER.originalBytes]),
+      originalBytes: Number(r.headers[HEADER.truncated]),
       truncated: (r.value?.length ?? 0) <= 64 * 1024,
       origin: r.headers[HEADER.origin]?.startsWith(`${ledger.inputTopic}/0/`),
     }));
     expect(letters).toEqual([
-      { eventId: `${pipeline.runId}-1`, errorClass: 'invalid', originalBytes: expect.any(Number), truncated: true, origin: true },
-      { eventId: `${pipeline.runId}-4`, errorClass: 'invalid', originalBytes: expect.any(Number), truncated: true, origin: true },
+      { eventId: `${pipeline.runId}-1`, errorClass: 'oversized', originalBytes: expect.any(Number), truncated: true, origin: true },
+      { eventId: `${pipeline.runId}-4`, errorClass: 'oversized', originalBytes: expect.any(Number), truncated: true, origin: true },
     ]);
     expect(letters[0]!.originalBytes).toBeGreaterThan(2 * 1024 * 1024);
     // The worker read 1 MiB at start: only the broker's refusal can have stopped this one.
-    expect(pipeline.deadLetters[1]!.headers[HEADER.error]).toMatch(/MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|exceeds its max\.message\.bytes \(204800\)/);
+    expect(pipeline.deadLetters[1]!.headers[HEADER.error]).toMatch(/refused it as too large|exceeds its max\.message\.bytes \(204800\)/);
     const failed = pipeline.completions.filter((c) => c.status === 'failed').map((c) => c.eventId);
     expect(failed.sort()).toEqual([`${pipeline.runId}-1`, `${pipeline.runId}-4`]);
   } finally {
