@@ -69,6 +69,10 @@ export interface BatchConsumerOptions {
 export class BatchConsumer {
   private readonly consumer: Consumer;
   private running = false;
+  /** disconnect() was called: nothing may start or restart the consumer after it. */
+  private stopped = false;
+  /** The start() in progress: disconnect() waits for it, else kafkajs would finish joining after the stop and run on. */
+  private starting: Promise<void> | undefined;
   /**
    * The group's own commit, taken from the batch payload. `consumer.commitOffsets` goes
    * through kafkajs' runner, which silently drops commits once stop() began; the final
@@ -89,7 +93,10 @@ export class BatchConsumer {
       allowAutoTopicCreation: false,
       // kafkajs' default is 5 s; after a backpressure pause resumes, the next fetch would idle the writers that long
       maxWaitTimeInMs: 250,
-      retry: { retries: 10 },
+      // kafkajs restarts a crashed consumer after a retriable error, also one that crashed because
+      // disconnect() closed its connections mid-fetch: that restarted consumer would rejoin the
+      // group and keep the process alive after "stopped". Only a running consumer restarts.
+      retry: { retries: 10, restartOnFailure: async () => !this.stopped },
       partitionAssigners: [subscriptionAwareAssigner],
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
@@ -114,6 +121,16 @@ export class BatchConsumer {
   }
 
   async start(): Promise<void> {
+    if (this.stopped) throw new Error(`consumer of group ${this.options.groupId} was disconnected; it does not start again`);
+    this.starting = this.connectAndRun();
+    try {
+      await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  private async connectAndRun(): Promise<void> {
     const { consumer, options } = this;
     // Connections and fetch loops made inside inherit the context: fetches that meet an unreadable batch report here.
     await onUnreadableBatches(
@@ -121,7 +138,7 @@ export class BatchConsumer {
       async () => {
         await consumer.connect();
         await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
-        this.running = true;
+        this.running = !this.stopped;
         await consumer.run({
           autoCommit: false,
           eachBatchAutoResolve: false,
@@ -156,7 +173,7 @@ export class BatchConsumer {
   /** Rejoins the group (a rebalance for the owner: onAssignment reports the new partitions). */
   private restartAfterCrash(): void {
     setTimeout(() => {
-      if (!this.running) return;
+      if (!this.running || this.stopped) return;
       this.options.logger.warn({ group: this.options.groupId, afterMs: RESTART_AFTER_CRASH_MS }, 'restarting the consumer kafkajs left stopped after a crash');
       this.groupCommit = undefined; // the crashed run's commit handle belongs to a group generation that is gone
       this.start().catch((error: unknown) => {
@@ -222,6 +239,9 @@ export class BatchConsumer {
   /** Leaves the group and closes connections; call after the final commit. */
   async disconnect(): Promise<void> {
     this.running = false;
+    this.stopped = true;
+    await this.starting?.catch(() => undefined);
+    // kafkajs' disconnect leaves the group (LeaveGroup), so its partitions move to the other members at once.
     await this.consumer.disconnect();
   }
 
