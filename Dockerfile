@@ -6,7 +6,7 @@
 #
 #   docker build -t flowyard/flowyard:0.1.0 .
 #   docker run --rm flowyard/flowyard:0.1.0 validate topologies/orders-fanout.yaml
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app

@@ -685,12 +685,12 @@ describe('container image and docker-compose.yml', () => {
     expect(existsSync(join(dashboards!.source, relative(dashboards!.target, home!)))).toBe(true);
   });
 
-  test('the Dockerfile: node 20 multi-stage, npm ci, production dependencies only, non-root, flowyard entrypoint', () => {
+  test('the Dockerfile: node 24 (LTS) multi-stage, npm ci, production dependencies only, non-root, flowyard entrypoint', () => {
     const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
     const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
     const stages = lines.filter((l) => /^FROM /.test(l));
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20[-\w.]*$/m);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24[-\w.]*$/m);
     expect(dockerfile).toMatch(/npm ci\b/);
     expect(dockerfile).toMatch(/npm run build/);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);

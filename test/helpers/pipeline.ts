@@ -19,7 +19,8 @@ import type { SinkContext } from '../../src/sinks/define.js';
 import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
 import { parseTopology } from '../../src/topology/load.js';
 import type { Plan, RoleName } from '../../src/topology/plan.js';
-import { testEnv, testLogger, uniqueName } from './servers.js';
+import { planGroups, readToHighWatermark, untilDrained } from './read-topic.js';
+import { eventually, testEnv, testLogger, uniqueName } from './servers.js';
 
 /** Decides per write: resolve to write, throw to fail. `attempt` counts this event's calls to this destination. */
 export type Behaviour = (record: SinkRecord, attempt: number) => void | Promise<void>;
@@ -128,6 +129,25 @@ export class TestPipeline {
           return new RecordingSink(this.shared.redis, this.listKey(name), () => this.behaviours.get(name) ?? (() => undefined));
         },
     };
+  }
+
+  /**
+   * Resolves once the roles this pipeline runs have committed everything on their input topics
+   * (see untilDrained): a duplicate write or emission would have happened by then. Replaces a
+   * "quiet window" sleep before asserting that nothing arrived twice.
+   */
+  async drained(timeoutMs?: number): Promise<void> {
+    // Role names are `router`, `worker:<d>`, `compensator:<d>`, `tracker`, `sequencer`.
+    const running = new Set(this.roles.map((role): RoleName => {
+      const kind = role.name.split(':')[0];
+      return kind === 'compensator' ? 'worker' : (kind as RoleName);
+    }));
+    await untilDrained(this.shared.kafka, planGroups(this.plan, [...running]), timeoutMs);
+    // The tail behind `completions`, `outcomes` and `deadLetters` has read both topics to their ends too.
+    const [reports, letters] = await Promise.all([readToHighWatermark(this.shared.kafka, [this.plan.completionsTopic]), readToHighWatermark(this.shared.kafka, [this.plan.dlqTopic])]);
+    const kinds = reports.map((record) => parseCompletionsRecord(record.value)?.kind).filter((kind) => kind !== undefined).length;
+    const caughtUp = await eventually(() => this.completions.length + this.compensations.length + this.outcomes.length >= kinds && this.deadLetters.length >= letters.length, timeoutMs ?? 60_000);
+    if (!caughtUp) throw new Error(`the pipeline's tail did not read ${kinds} completions records and ${letters.length} dead letters`);
   }
 
   async stopRoles(): Promise<void> {

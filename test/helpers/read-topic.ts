@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { KafkaClient } from '../../src/kafka/client.js';
 import { highWatermarks } from '../../src/kafka/offsets.js';
 import { toConsumedRecord, type ConsumedRecord } from '../../src/kafka/records.js';
+import type { Plan, RoleName } from '../../src/topology/plan.js';
 
 export interface ReadOptions {
   /** `read_uncommitted` also returns records of open and aborted transactions. */
@@ -77,4 +78,55 @@ export async function readToHighWatermark(kafka: KafkaClient, topics: readonly s
     await consumer.disconnect();
   }
   return records;
+}
+
+/** A consumer group and the topics it reads. */
+export interface GroupTopics {
+  readonly group: string;
+  readonly topics: readonly string[];
+}
+
+/**
+ * Waits until every group has committed up to the high watermark of every partition it reads,
+ * with the watermarks unchanged since the previous look: everything that could still cause a
+ * write (a redelivery, a hand-on, a release) has been processed. flowyard's roles commit only
+ * what they finished (workers up to the lowest unfinished record, past transaction markers),
+ * so "nothing more will arrive" becomes a condition to poll instead of a quiet period to sleep
+ * through. Throws, naming the lagging group/topic/partition, after `timeoutMs`.
+ */
+export async function untilDrained(kafka: KafkaClient, groups: readonly GroupTopics[], timeoutMs = 120_000): Promise<void> {
+  const topics = [...new Set(groups.flatMap((g) => g.topics))];
+  const admin = kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  let previous = '';
+  let lagging: string[] = [];
+  try {
+    for (;;) {
+      const watermarks = await highWatermarks(kafka, topics);
+      lagging = [];
+      for (const { group, topics: read } of groups) {
+        const committed = await admin.fetchOffsets({ groupId: group, topics: [...read] });
+        for (const { topic, partitions } of committed) {
+          for (const { partition, offset } of partitions) {
+            const high = BigInt(watermarks.get(topic)?.get(partition) ?? '0');
+            const at = offset === '-1' ? 0n : BigInt(offset);
+            if (at < high) lagging.push(`${group} ${topic}/${partition} at ${at} of ${high}`);
+          }
+        }
+      }
+      const snapshot = JSON.stringify([...watermarks].map(([topic, partitions]) => [topic, [...partitions]]));
+      if (lagging.length === 0 && snapshot === previous) return;
+      previous = snapshot;
+      if (Date.now() > deadline) throw new Error(`groups not drained within ${timeoutMs} ms: ${lagging.join('; ') || 'high watermarks still moving'}`);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // polling a state, not waiting out a window
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The groups (and their topics) of the plan's roles named in `roles`; compensation workers count as workers. */
+export function planGroups(plan: Plan, roles: readonly RoleName[]): GroupTopics[] {
+  return plan.roles.filter((role) => roles.includes(role.role)).map((role) => ({ group: role.group, topics: role.consumes }));
 }

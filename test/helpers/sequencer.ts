@@ -9,6 +9,7 @@ import { completionsRecord, type EventOutcome } from '../../src/runtime/completi
 import { HEADER } from '../../src/runtime/headers.js';
 import type { KafkaClient } from '../../src/kafka/client.js';
 import type { Plan } from '../../src/topology/plan.js';
+import { readToHighWatermark } from './read-topic.js';
 
 /** One record of the sequenced output, read from its headers. */
 export interface Sequenced {
@@ -92,4 +93,20 @@ export async function produceOutcomes(kafka: KafkaClient, plan: Plan, outcomes: 
   } finally {
     await producer.disconnect();
   }
+}
+
+/**
+ * Everything on `plan.sequencer.output` up to its high watermark, read_committed (as readers
+ * of the output must read it). Call after the sequencer drained (untilDrained): a repeat the
+ * sequencer would write is then already there.
+ */
+export async function readSequenced(kafka: KafkaClient, plan: Plan): Promise<Sequenced[]> {
+  if (plan.sequencer === undefined) throw new Error(`topology ${plan.name} has no ordering.sequencer`);
+  const records = await readToHighWatermark(kafka, [plan.sequencer.output]);
+  return records.map((record) => ({
+    key: record.headers[HEADER.key] ?? '',
+    seq: Number(record.headers[HEADER.seq]),
+    eventId: record.headers[HEADER.eventId] ?? '',
+    value: record.value === null ? null : record.value.toString('utf8'),
+  }));
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from '../../helpers/servers.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
+import { planGroups, untilDrained } from '../../helpers/read-topic.js';
 
 const bin = fileURLToPath(new URL('../../../bin/flowyard.js', import.meta.url));
 
@@ -49,7 +50,7 @@ destinations:
 
     worker = startWorker(file);
     expect(await eventually(async () => (await redis.xlen(stream)) >= eventIds.length, 120_000, 200)).toBe(true);
-    await new Promise((r) => setTimeout(r, 2_000)); // a re-delivered duplicate would land now
+    await untilDrained(pipeline.shared.kafka, planGroups(pipeline.plan, ['router', 'worker'])); // a re-delivered duplicate would be there now
     const entries = await redis.xrange(stream, '-', '+');
     const written = entries.map(([, fields]) => fields[fields.indexOf('eventId') + 1]!);
     const counts = new Map<string, number>();

@@ -111,7 +111,7 @@ destinations:
     await pipeline.start();
     await pipeline.produce(records);
     expect(await eventually(() => pipeline.finished('notify') === 149 && pipeline.deadLetters.length === 1, 60_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await pipeline.drained();
     expect(checkExactlyOnceInOrder(await pipeline.written('ledger'), eventIds).missing).toEqual([]);
     expect(checkExactlyOnceInOrder(await pipeline.written('inventory'), eventIds).missing).toEqual([failing]);
     expect(checkExactlyOnceInOrder(await pipeline.written('notify'), eventIds).missing).toEqual([failing]);

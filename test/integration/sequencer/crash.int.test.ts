@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestPipeline } from '../../helpers/pipeline.js';
-import { SequencedOutput, checkSequenced } from '../../helpers/sequencer.js';
+import { SequencedOutput, checkSequenced, readSequenced } from '../../helpers/sequencer.js';
 import { eventually } from '../../helpers/servers.js';
+import { planGroups, untilDrained } from '../../helpers/read-topic.js';
 
 const bin = fileURLToPath(new URL('../../../bin/flowyard.js', import.meta.url));
 const jitter = () => new Promise<void>((resolve) => setTimeout(resolve, Math.random() * 8));
@@ -55,8 +56,8 @@ ordering:
     sequencer = startSequencer(file);
     // The killed process's open transaction holds read_committed readers back until the broker aborts it (~1 min).
     expect(await eventually(() => output.records.length >= eventIds.length, 170_000, 250)).toBe(true);
-    await new Promise((r) => setTimeout(r, 2_000)); // a repeat would land now
-    expect(checkSequenced(output.records, eventIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+    await untilDrained(pipeline.shared.kafka, planGroups(pipeline.plan, ['router', 'worker', 'tracker', 'sequencer'])); // a repeat would be there now
+    expect(checkSequenced(await readSequenced(pipeline.shared.kafka, pipeline.plan), eventIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
     expect(pipeline.deadLetters).toEqual([]);
   } finally {
     if (sequencer && sequencer.exitCode === null) {

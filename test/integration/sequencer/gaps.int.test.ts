@@ -7,7 +7,8 @@ import { DedupStore } from '../../../src/dedup/store.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { Sequencer } from '../../../src/sequencer/sequencer.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
-import { SequencedOutput, checkSequenced, outcome, produceOutcomes } from '../../helpers/sequencer.js';
+import { planGroups, untilDrained } from '../../helpers/read-topic.js';
+import { SequencedOutput, checkSequenced, outcome, produceOutcomes, readSequenced } from '../../helpers/sequencer.js';
 import { eventually } from '../../helpers/servers.js';
 
 function topology(holdMs: number): string {
@@ -100,9 +101,9 @@ describe('sequencer', () => {
     await pipeline.start(['sequencer']);
     await produceOutcomes(kafka, plan, keys.flatMap((k) => [6, 9].map((seq) => outcome(plan, k, seq))));
     expect(await eventually(() => output.records.length >= keys.length * 9, 60_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1_000)); // a repeat would land now
+    await untilDrained(kafka, planGroups(plan, ['sequencer'])); // a repeat would be there now
     const expected = keys.flatMap((k) => Array.from({ length: 9 }, (_, i) => `${k}-${i + 1}`));
-    expect(checkSequenced(output.records, expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+    expect(checkSequenced(await readSequenced(kafka, plan), expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
   });
 
   test('a full buffer pauses consumption and drops nothing', async () => {
@@ -134,9 +135,9 @@ describe('sequencer', () => {
       await produceOutcomes(shared.kafka, plan, keys.flatMap((k) => Array.from({ length: 60 }, (_, i) => outcome(plan, k, i + 2))));
       await sequencer.start();
       expect(await eventually(() => output.records.length >= keys.length * 60, 90_000)).toBe(true);
-      await new Promise((r) => setTimeout(r, 500));
+      await untilDrained(shared.kafka, planGroups(plan, ['sequencer'])); // a repeat would be there now
       const expected = keys.flatMap((k) => Array.from({ length: 60 }, (_, i) => `${k}-${i + 2}`));
-      expect(checkSequenced(output.records, expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+      expect(checkSequenced(await readSequenced(shared.kafka, plan), expected)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
       expect(maxPaused).toBeGreaterThan(0); // the buffer filled and consumption paused until the gaps were skipped
       expect(await metricValue(pipeline, 'flowyard_sequencer_gaps_skipped_total')).toBeGreaterThanOrEqual(keys.length);
     } finally {

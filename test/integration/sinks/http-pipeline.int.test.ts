@@ -17,7 +17,6 @@ import { eventually } from '../../helpers/servers.js';
 import { HttpReceiver, answer } from './http-receiver.js';
 
 const ROLES = ['router', 'worker'] as const;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * One http destination. maxDelayMs (3 s) is above the Retry-After of 1 s, which is honoured
@@ -70,7 +69,7 @@ test('http status rules end to end: 422 dead-letters once, 429 honours Retry-Aft
 
     const p = pipeline;
     expect(await eventually(() => p.finished('hook') === events, 90_000)).toBe(true);
-    await sleep(2_000); // room for a wrong extra request or dead letter to show up
+    await p.drained(); // a wrong extra request or dead letter would be there now
 
     const counts = receiver.countsByKey('/hook');
     // 422: one request each, no retry; dead-lettered once with the status and the body excerpt.
@@ -155,7 +154,7 @@ test('a replayed source record sends no second HTTP request: stopped by the rout
 
     // 1. Plain replay: the router knows these ids were routed and drops them.
     await replayThenMarkers();
-    await sleep(1_000);
+    await p.drained();
     const afterRouterDedup = receiver.countsByKey('/hook');
     expect(eventIds.filter((id) => afterRouterDedup.get(id) !== 1)).toEqual([]);
     // Nothing reached the worker: one completion per original event.
@@ -168,7 +167,7 @@ test('a replayed source record sends no second HTTP request: stopped by the rout
     await replayThenMarkers();
     // The copies did reach the worker: each original event now has a second ok completion...
     expect(await eventually(() => p.completions.filter((c) => eventIds.includes(c.eventId)).length === 24, 30_000)).toBe(true);
-    await sleep(1_000);
+    await p.drained();
     // ...and still exactly one request each at the receiver.
     const afterWorkerDedup = receiver.countsByKey('/hook');
     expect(eventIds.filter((id) => afterWorkerDedup.get(id) !== 1)).toEqual([]);

@@ -20,6 +20,7 @@ import type { PostgresSinkConfig } from '../../../src/sinks/postgres/config.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { PrivatePostgres } from '../../helpers/private-postgres.js';
 import { eventually, uniqueName } from '../../helpers/servers.js';
+import { planGroups, untilDrained } from '../../helpers/read-topic.js';
 
 const bin = fileURLToPath(new URL('../../../bin/flowyard.js', import.meta.url));
 const SHARED_PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/flowyard';
@@ -130,8 +131,8 @@ destinations:
 
     worker = startWorkerProcess(file);
     expect(await eventually(async () => (await rowCount(db, table)) >= eventIds.length, 180_000, 200)).toBe(true);
-    // A redelivered event whose first INSERT committed before the kill would come back now.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // The worker process committed everything: a redelivered event whose first INSERT committed before the kill is back by now.
+    await untilDrained(pipeline.shared.kafka, planGroups(pipeline.plan, ['router', 'worker']));
     expect(await compareRows(db, table, eventIds)).toEqual({ missing: [], doubled: [], unexpected: [], rows: eventIds.length });
     expect(pipeline.deadLetters).toEqual([]);
   } finally {
@@ -275,8 +276,8 @@ destinations:
       circuit: 0,
       paused: 0,
     });
-    // A redelivery of an event whose INSERT committed just before the stop would land now.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // Everything consumed and committed: a redelivery of an event whose INSERT committed just before the stop is back by now.
+    await untilDrained(pipeline.shared.kafka, planGroups(pipeline.plan, ['router', 'worker']));
 
     expect(await compareRows(db, table, produced)).toEqual({ missing: [], doubled: [], unexpected: [], rows: produced.length });
     const cached = await streamIds();

@@ -13,7 +13,6 @@ import { HttpReceiver, answer } from '../sinks/http-receiver.js';
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/flowyard';
 const ROLES = ['router', 'worker', 'tracker'] as const;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function rowsById(db: pg.Pool, table: string): Promise<Map<string, number>> {
   const { rows } = await db.query<{ event_id: string; n: number }>(`select event_id, count(*)::int as n from ${table} group by event_id`);
@@ -71,7 +70,7 @@ destinations:
     await pipeline.produce(records);
 
     expect(await eventually(() => p.outcomes.length >= events && p.compensations.length >= 2 * doomed.size, 120_000)).toBe(true);
-    await sleep(3_000); // room for a wrong extra compensation to show up
+    await p.drained(); // a wrong extra compensation would be there now
 
     // The http undo: reached the receiver for exactly the failed events; the 503 one was
     // retried and took effect once (one 200), every other one in a single request.
