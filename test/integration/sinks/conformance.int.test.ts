@@ -15,6 +15,7 @@
  */
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { createSink, sinkSpec, sinkTypes } from '../../../src/sinks/registry.js';
 import type { SinkContext } from '../../../src/sinks/define.js';
@@ -29,6 +30,8 @@ import { noTimeout, rejectionOf, sinkContext, sinkRecord, timeoutAfter } from '.
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/flowyard';
 const CONCURRENCY = 2;
+/** max.message.bytes of the kafka harness's topics: every other record of the suite is far smaller. */
+const MAX_MESSAGE_BYTES = 65_536;
 
 /** A destination held: writes that reach it wait until release(). */
 interface Hold {
@@ -101,7 +104,8 @@ function kafkaHarness(): Harness {
     async fresh() {
       const topic = uniqueName('fy-conformance');
       topics.push(topic);
-      await createTopic(topic);
+      // A record limit set at creation (a later alterConfigs reaches the broker's log asynchronously).
+      await createTopic(topic, [{ name: 'max.message.bytes', value: String(MAX_MESSAGE_BYTES) }]);
       return { type: 'kafka', topic };
     },
     port: () => brokerPort,
@@ -114,10 +118,10 @@ function kafkaHarness(): Harness {
       await deleteTopic(config.topic as string);
       return { inFlight: async () => undefined, release: () => recreate(config.topic as string) };
     },
-    async permanentFailure(config) {
-      // The broker refuses a record larger than the topic's max.message.bytes (MESSAGE_TOO_LARGE).
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: config.topic as string, configEntries: [{ name: 'max.message.bytes', value: '1024' }] }] });
-      return sinkRecord({ blob: 'x'.repeat(4_096) });
+    async permanentFailure() {
+      // The broker refuses a record larger than the topic's max.message.bytes (MESSAGE_TOO_LARGE);
+      // random bytes, so that producer compression cannot shrink it below the limit.
+      return sinkRecord({ blob: randomBytes(4 * MAX_MESSAGE_BYTES).toString('base64') });
     },
     async retriableFailure(config) {
       // The topic vanished after start. flowyard's producer retries without end, so the write
@@ -424,7 +428,11 @@ describe.each(harnesses.map((harness) => [harness.type, harness] as const))('%s 
     }
     await failure.heal();
     await sink.write(failure.record, noTimeout());
-    expect(await harness.effects(config, failure.record.eventId)).toBe(1);
+    // A non-idempotent sink may also deliver the attempt the timeout cut off (kafka: the producer
+    // keeps retrying it), which its delivery text documents; an idempotent one writes once.
+    const effects = await harness.effects(config, failure.record.eventId);
+    if (idempotent) expect(effects).toBe(1);
+    else expect([1, 2]).toContain(effects);
   });
 
   test('start failures: one line naming the destination and what to fix', async () => {
