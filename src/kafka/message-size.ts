@@ -26,6 +26,10 @@ function byteLength(value: string | Buffer | null | undefined): number {
 export function estimateRecordBytes(record: OutgoingRecord): number {
   let bytes = FRAMING_BYTES + byteLength(record.key) + byteLength(record.value);
   for (const [name, value] of Object.entries(record.headers ?? {})) bytes += HEADER_FRAMING_BYTES + byteLength(name) + byteLength(value);
+  // Headers of other systems the record carries (a name in both counts twice: an over-estimate is safe).
+  for (const [name, value] of Object.entries(record.carriedHeaders ?? {})) {
+    for (const one of Buffer.isBuffer(value) ? [value] : value) bytes += HEADER_FRAMING_BYTES + byteLength(name) + one.length;
+  }
   return bytes;
 }
 

@@ -1,6 +1,6 @@
 import kafkajs, { type IHeaders, type Message, type Producer, type Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
-import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
+import type { CarriedHeaders, OutgoingRecord, TopicPartitionOffset } from './records.js';
 
 export type { Producer, Transaction };
 
@@ -35,9 +35,14 @@ export function toMessages(records: readonly OutgoingRecord[]): Message[] {
     key: r.key,
     value: r.value,
     // kafkajs only reads the headers: one object shared by a record's copies, not a copy per message.
-    ...(r.headers && { headers: r.headers as IHeaders }),
+    // Carried headers last: for a name in both (a dead letter's copy of its origin's headers) the exact bytes win.
+    ...(r.carriedHeaders ? { headers: { ...r.headers, ...copyCarried(r.carriedHeaders) } } : r.headers && { headers: r.headers as IHeaders }),
     ...(r.partition !== undefined && { partition: r.partition }),
   }));
+}
+
+function copyCarried(carried: CarriedHeaders | undefined): Record<string, Buffer | Buffer[]> {
+  return Object.fromEntries(Object.entries(carried ?? {}).map(([name, value]) => [name, Buffer.isBuffer(value) ? value : [...value]]));
 }
 
 /** Writes records to one topic and waits for acks=all. */

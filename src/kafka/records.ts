@@ -8,6 +8,8 @@ export interface ConsumedRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers: Readonly<Record<string, string>>;
+  /** Headers of other systems, byte-exact (see carriedHeaders); absent when there are none. */
+  readonly carriedHeaders?: CarriedHeaders;
   /** Broker or producer timestamp, ms since epoch. */
   readonly timestamp: number;
 }
@@ -17,7 +19,30 @@ export interface OutgoingRecord {
   readonly key: string | Buffer | null;
   readonly value: Buffer | string | null;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Headers of other systems passed on as they came; `headers` never names one of them. */
+  readonly carriedHeaders?: CarriedHeaders;
   readonly partition?: number;
+}
+
+/** Header values as Kafka carries them: bytes, several for a name a producer repeated. */
+export type CarriedHeaders = Readonly<Record<string, Buffer | readonly Buffer[]>>;
+
+/**
+ * The headers flowyard carries from a source record to its copies, its dead letters and its
+ * `kafka` sink records (README "Producing to flowyard"): every header except flowyard's own
+ * namespace `fy-*` (a producer cannot forge an event id or a plan; flowyard's own win) and
+ * `traceparent` (flowyard continues the trace with a child span of its own). Values keep their
+ * bytes, UTF-8 or not, and repeated names keep every value in order.
+ */
+export function carriedHeaders(headers: IHeaders | undefined): CarriedHeaders | undefined {
+  let carried: Record<string, Buffer | Buffer[]> | undefined;
+  for (const [name, raw] of Object.entries(headers ?? {})) {
+    if (raw === undefined || /^fy-/i.test(name) || name.toLowerCase() === 'traceparent') continue;
+    const bytes = (v: Buffer | string) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
+    carried ??= {};
+    carried[name] = Array.isArray(raw) ? raw.map(bytes) : bytes(raw as Buffer | string);
+  }
+  return carried;
 }
 
 export interface TopicPartitionOffset {
@@ -47,8 +72,14 @@ export function toConsumedRecord(topic: string, partition: number, message: Kafk
     key: message.key ?? null,
     value: message.value ?? null,
     headers: decodeHeaders(message.headers),
+    ...withCarried(carriedHeaders(message.headers)),
     timestamp: Number(message.timestamp),
   };
+}
+
+/** `{ carriedHeaders }` when there are any, else nothing: spread into a record. */
+export function withCarried(carried: CarriedHeaders | undefined): { carriedHeaders?: CarriedHeaders } {
+  return carried === undefined ? {} : { carriedHeaders: carried };
 }
 
 /** The offset to commit after processing `offset`. */

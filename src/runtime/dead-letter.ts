@@ -3,14 +3,14 @@
  * Keyed by the causal key when known, so a replay lands on the same partitions.
  */
 import { estimateRecordBytes } from '../kafka/message-size.js';
-import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
+import { withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { HEADER } from './headers.js';
 
 /** `fy-error-class`: the worker's classes plus the router's and later roles' own. */
 export type DeadLetterClass = 'invalid' | 'destination' | 'timeout' | 'circuit-open' | 'late' | 'compensation' | 'oversized';
 
 export interface DeadLetter {
-  readonly origin: Pick<ConsumedRecord, 'topic' | 'partition' | 'offset' | 'key' | 'value' | 'headers'>;
+  readonly origin: Pick<ConsumedRecord, 'topic' | 'partition' | 'offset' | 'key' | 'value' | 'headers' | 'carriedHeaders'>;
   readonly errorClass: DeadLetterClass;
   readonly error: string;
   /** Destination name, or `router` for events that never got that far. */
@@ -28,6 +28,7 @@ export function deadLetterRecord(letter: DeadLetter): OutgoingRecord {
   return {
     key: origin.key,
     value: origin.value,
+    ...withCarried(origin.carriedHeaders),
     headers: {
       ...origin.headers,
       ...letter.headers,

@@ -10,7 +10,7 @@ import type { Producer } from 'kafkajs';
 import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
-import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
 import { DecoderUnavailableError, type EventDecoder } from '../schema/decoder.js';
 import { readField } from '../schema/fields.js';
@@ -170,7 +170,7 @@ export class Router implements Role {
         ingestedAt,
         traceparent: validTraceparent(event.record.headers[HEADER.traceparent]) ?? newTraceparent(),
       });
-      for (const topic of firstTopics(target)) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers }]);
+      for (const topic of firstTopics(target)) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers, ...withCarried(event.record.carriedHeaders) }]);
     });
     // A dead letter too large for the DLQ keeps the start of its value and points at the event (fy-origin, fy-truncated).
     if (deadLetters.length > 0) copies.set(plan.dlqTopic, limits === undefined ? deadLetters : deadLetters.map((d) => fitDeadLetter(d, limits.dlq)));

@@ -276,7 +276,7 @@ export class Worker implements Role {
       return;
     }
     const payload = await this.decodePayload(item);
-    const outcome = await this.executor.write({ event, value: item.record.value, payload, logFields: this.logFields(item) });
+    const outcome = await this.executor.write({ event, value: item.record.value, carriedHeaders: item.record.carriedHeaders, payload, logFields: this.logFields(item) });
     if (!outcome.ok) {
       await this.deadLetter(item, outcome.errorClass, outcome.error.message, outcome.attempts);
       return;

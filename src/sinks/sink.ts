@@ -3,6 +3,8 @@
  * destination; the worker around it owns ordering, retries, timeouts, dedup and metrics.
  */
 
+import type { CarriedHeaders } from '../kafka/records.js';
+
 /** An event as a sink sees it: the original bytes plus what flowyard extracted. */
 export interface SinkRecord {
   readonly eventId: string;
@@ -12,6 +14,12 @@ export interface SinkRecord {
   readonly value: Buffer;
   /** flowyard headers (fy-*, traceparent) to pass on where the destination supports them. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * Headers of other systems on the source record, byte-exact (`carriedHeaders` in
+   * src/kafka/records.ts); absent when it had none. The `kafka` sink writes them; sinks whose
+   * protocol a producer could misuse through them (HTTP) do not.
+   */
+  readonly carriedHeaders?: CarriedHeaders;
   /** The decoded payload, for sinks that write structured data. */
   readonly payload: unknown;
 }

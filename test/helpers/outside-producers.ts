@@ -28,8 +28,8 @@ export interface KcatOptions {
   /** -z: none, gzip, snappy, lz4, zstd. */
   readonly codec: string;
   readonly partition?: number;
-  /** Headers on every record (-H name=value). */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Headers on every record (-H name=value), in order; a name may repeat. */
+  readonly headers?: readonly (readonly [string, string])[];
   /** Records are `key<delimiter>value` lines (-K); without it keys are null. */
   readonly keyDelimiter?: string;
 }
@@ -42,7 +42,7 @@ export function kcatProduce(topic: string, lines: readonly string[], options: Kc
   const args = ['-P', '-b', BROKER, '-t', topic, '-z', options.codec, '-X', 'acks=all', '-X', 'linger.ms=50'];
   if (options.partition !== undefined) args.push('-p', String(options.partition));
   if (options.keyDelimiter !== undefined) args.push('-K', options.keyDelimiter);
-  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}=${value}`);
+  for (const [name, value] of options.headers ?? []) args.push('-H', `${name}=${value}`);
   return run('kcat', args, `${lines.join('\n')}\n`);
 }
 
@@ -50,7 +50,7 @@ export function kcatProduce(topic: string, lines: readonly string[], options: Kc
 export function kcatProduceFiles(topic: string, files: readonly string[], options: KcatOptions): Promise<void> {
   const args = ['-P', '-b', BROKER, '-t', topic, '-z', options.codec, '-X', 'acks=all'];
   if (options.partition !== undefined) args.push('-p', String(options.partition));
-  for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}=${value}`);
+  for (const [name, value] of options.headers ?? []) args.push('-H', `${name}=${value}`);
   return run('kcat', [...args, ...files]);
 }
 

@@ -14,7 +14,7 @@ import { stateVerdict } from '../../dedup/state-guard.js';
 import type { KafkaClient } from '../../kafka/client.js';
 import { createProducer, produce } from '../../kafka/producer.js';
 import { readRange, topicRange } from '../../kafka/range-reader.js';
-import type { ConsumedRecord, OutgoingRecord } from '../../kafka/records.js';
+import { withCarried, type ConsumedRecord, type OutgoingRecord } from '../../kafka/records.js';
 import { createLogger } from '../../observability/logger.js';
 import type { DeadLetterClass } from '../../runtime/dead-letter.js';
 import { HEADER, fromHeaders } from '../../runtime/headers.js';
@@ -75,11 +75,12 @@ function destinationFor(plan: Plan, letterPlan: string | undefined, name: string
 }
 
 /** The record as the worker first consumed it: dead-letter headers gone, a fresh attempt count. */
-export function replayRecord(letter: Pick<ConsumedRecord, 'key' | 'value' | 'headers'>): OutgoingRecord {
+export function replayRecord(letter: Pick<ConsumedRecord, 'key' | 'value' | 'headers' | 'carriedHeaders'>): OutgoingRecord {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(letter.headers)) if (!DEAD_LETTER_HEADERS.includes(name)) headers[name] = value;
   headers[HEADER.attempt] = '1';
-  return { key: letter.key, value: letter.value, headers };
+  // Headers of other systems go back byte-exact (their string copies in `headers` are not).
+  return { key: letter.key, value: letter.value, headers, ...withCarried(letter.carriedHeaders) };
 }
 
 /** Decides, without I/O, whether `letter` is selected and whether it can go back to a destination. */

@@ -5,7 +5,7 @@
  * how they are produced (the worker: an idempotent producer, retried until it succeeds; a
  * transactional role: inside its batch's transaction), so every path emits the same records.
  */
-import type { ConsumedRecord, OutgoingRecord } from '../../kafka/records.js';
+import { withCarried, type ConsumedRecord, type OutgoingRecord } from '../../kafka/records.js';
 import type { Plan, PlanDestination } from '../../topology/plan.js';
 import { completionsRecord } from '../completion.js';
 import { deadLetterRecord, type DeadLetterClass } from '../dead-letter.js';
@@ -42,7 +42,8 @@ export class StepEmitter {
    */
   succeeded(origin: ConsumedRecord, event: EventHeaders, attempts: number, traceparent: string | undefined): RecordsByTopic {
     const records: RecordsByTopic = new Map();
-    const copy: OutgoingRecord = { key: event.key, value: origin.value, headers: toHeaders({ ...event, traceparent: traceparent ?? event.traceparent }, 1) };
+    const headers = toHeaders({ ...event, traceparent: traceparent ?? event.traceparent }, 1);
+    const copy: OutgoingRecord = { key: event.key, value: origin.value, headers, ...withCarried(origin.carriedHeaders) };
     for (const topic of this.nextTopics) records.set(topic, [copy]);
     records.set(this.options.plan.completionsTopic, [this.completion(origin, event, 'ok', attempts)]);
     return records;

@@ -6,6 +6,7 @@
  * out (circuit not closed, or nothing written there since it started failing) is held and
  * tried again, not dead-lettered.
  */
+import { withCarried, type CarriedHeaders } from '../../kafka/records.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { traceWrite } from '../../observability/tracing.js';
@@ -39,6 +40,8 @@ export interface WriteExecutorOptions {
 export interface WriteRequest {
   readonly event: EventHeaders;
   readonly value: Buffer | null;
+  /** The source record's headers of other systems, for sinks that write headers. */
+  readonly carriedHeaders: CarriedHeaders | undefined;
   readonly payload: unknown;
   /** Fields every log line about this event carries. */
   readonly logFields: Record<string, unknown>;
@@ -84,7 +87,14 @@ export class WriteExecutor {
       try {
         const span = { destination: labels.destination, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
         const traceparent = await traceWrite(span, (child) =>
-          this.writeWithTimeout({ eventId: event.eventId, key: event.key, value: request.value ?? Buffer.alloc(0), headers: toHeaders({ ...event, traceparent: child }, attempt), payload: request.payload }),
+          this.writeWithTimeout({
+            eventId: event.eventId,
+            key: event.key,
+            value: request.value ?? Buffer.alloc(0),
+            headers: toHeaders({ ...event, traceparent: child }, attempt),
+            ...withCarried(request.carriedHeaders),
+            payload: request.payload,
+          }),
         );
         timer();
         this.breaker.recordSuccess();

@@ -25,7 +25,7 @@ export type KafkaSinkConfig = Static<typeof KafkaSinkConfigSchema>;
 
 export const kafkaSinkSpec: SinkSpec<typeof KafkaSinkConfigSchema> = {
   type: 'kafka',
-  summary: 'Write each event to a Kafka topic, keyed by the causal key, value and headers passed through.',
+  summary: 'Write each event to a Kafka topic, keyed by the causal key: the value as it came in, flowyard\'s `fy-*` headers and the source record\'s other headers byte-exact.',
   configSchema: KafkaSinkConfigSchema,
   defaults: { partitions: 'the topology `partitions`' },
   examples: [

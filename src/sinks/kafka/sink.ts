@@ -1,11 +1,13 @@
 /**
  * The `kafka` sink: produces each event to its topic, keyed by the causal key, with the
- * original value bytes and flowyard's headers. Idempotent producer (acks=all), so broker
+ * original value bytes, flowyard's headers and the source record's headers from other systems
+ * (byte-exact; flowyard's `fy-*` win). Idempotent producer (acks=all), so broker
  * retries never duplicate; a redelivered event is stopped earlier by the worker's done-key.
  */
 import type { Producer } from 'kafkajs';
 import { RuntimeFailure } from '../../errors.js';
 import { createProducer, produce } from '../../kafka/producer.js';
+import { withCarried } from '../../kafka/records.js';
 import { missingTopics } from '../../kafka/topics.js';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../define.js';
@@ -37,7 +39,7 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
       try {
         // A produce the signal cut short may still be acknowledged later: a repeat the sink's
         // at-least-once contract allows (readers drop repeats by fy-event-id).
-        await untilAborted(produce(producer, topic, [{ key: record.key, value: record.value, headers: record.headers }]), signal);
+        await untilAborted(produce(producer, topic, [{ key: record.key, value: record.value, headers: record.headers, ...withCarried(record.carriedHeaders) }]), signal);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         throw new SinkError(`produce to ${topic} failed: ${(error as Error).message}`, produceErrorKind(error), { cause: error });
