@@ -31,7 +31,7 @@ import { RuntimeFailure } from '../errors.js';
 import { DEFAULT_COMPRESSION } from '../kafka/codecs.js';
 import { BatchConsumer, type BatchControls, type TopicPartitions } from '../kafka/consumer.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
-import { nextOffset, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
@@ -288,7 +288,7 @@ export class KafkaTransactionalWorker implements Role {
         this.addDeadLetter(outputs, truncatedOrigin(record, this.truncatedValueBytes()), event, 'oversized', refused, attempt);
         continue;
       }
-      const copy: OutgoingRecord = { key: event.key, value: record.value, headers: toHeaders(event, attempt) };
+      const copy: OutgoingRecord = { key: event.key, value: record.value, headers: toHeaders(event, attempt), ...withCarried(record.carriedHeaders) };
       const onward = this.emitter.succeeded(record, event, attempt, event.traceparent);
       const tooLarge = this.measureRecords ? this.tooLargeFor(record, copy, onward) : undefined;
       if (tooLarge !== undefined) {
