@@ -76,7 +76,7 @@ export class Router implements Role {
     });
     await this.consumer.start();
     this.lifecycle.to('running');
-    logger.info({ role: this.name, topics: plan.source.topics, plans: this.routing.plans.map((p) => p.id), firstTopics: firstTopics(plan) }, 'router running');
+    logger.info({ role: this.name, topics: plan.source.topics, plans: this.routing.plans.map((p) => p.id), firstTopics: plan.slices.router.first.map((f) => f.topic) }, 'router running');
   }
 
   async stop(): Promise<void> {
@@ -170,7 +170,7 @@ export class Router implements Role {
         ingestedAt,
         traceparent: validTraceparent(event.record.headers[HEADER.traceparent]) ?? newTraceparent(),
       });
-      for (const topic of firstTopics(target)) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers, ...withCarried(event.record.carriedHeaders) }]);
+      for (const { topic } of target.slices.router.first) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers, ...withCarried(event.record.carriedHeaders) }]);
     });
     // A dead letter too large for the DLQ keeps the start of its value and points at the event (fy-origin, fy-truncated).
     if (deadLetters.length > 0) copies.set(plan.dlqTopic, limits === undefined ? deadLetters : deadLetters.map((d) => fitDeadLetter(d, limits.dlq)));
@@ -187,9 +187,7 @@ export class Router implements Role {
     if (oversized > 0) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'oversized' }, oversized);
     for (const target of new Set(chosen)) {
       const count = chosen.filter((p) => p === target).length;
-      for (const destination of target.destinations) {
-        if (destination.releasedBy === 'router') metrics.eventsRouted.inc({ topology: plan.name, plan: target.id, destination: destination.name }, count);
-      }
+      for (const { destination } of target.slices.router.first) metrics.eventsRouted.inc({ topology: plan.name, plan: target.id, destination }, count);
     }
   }
 
@@ -257,9 +255,4 @@ export class Router implements Role {
     if (!key.ok) return `causal key: ${key.reason}`;
     return { record, eventId: eventId.value, key: key.value };
   }
-}
-
-/** Input topics of the destinations the router feeds in `plan`. */
-function firstTopics(plan: Plan): string[] {
-  return plan.destinations.filter((d) => d.releasedBy === 'router').map((d) => d.inputTopic);
 }

@@ -97,12 +97,15 @@ export class Worker implements Role {
     options: WorkerOptions = {},
   ) {
     this.compensating = options.compensation === true;
-    if (this.compensating && destination.compensation === undefined) throw new Error(`destination ${destination.name} declares no compensate`);
+    const kind = this.compensating ? 'compensation' : 'write';
+    const slice = context.plan.slices.workers.find((w) => w.destination === destination.name && w.kind === kind);
+    if (slice === undefined) {
+      throw new Error(this.compensating ? `destination ${destination.name} declares no compensate` : `destination ${destination.name} is not in plan ${context.plan.id}`);
+    }
     this.name = this.compensating ? `compensator:${destination.name}` : `worker:${destination.name}`;
-    this.inputTopic = this.compensating ? destination.compensation!.inputTopic : destination.inputTopic;
-    this.group = this.compensating ? destination.compensation!.group : destination.group;
-    // Destination names hold no '.', so these never collide with another destination's.
-    this.doneName = this.compensating ? `${destination.name}.compensate` : destination.name;
+    this.inputTopic = slice.inputTopic;
+    this.group = slice.group;
+    this.doneName = slice.doneKeyName;
     this.lifecycle = new RoleLifecycle(this.name);
     const maxBuffered = options.maxBuffered ?? Math.max(MIN_MAX_BUFFERED, destination.concurrency * DEFAULT_MAX_BUFFERED_PER_CONCURRENCY);
     this.scheduler = new KeyScheduler<WorkItem>({
@@ -113,7 +116,7 @@ export class Worker implements Role {
     });
     this.labels = { ...planLabels(context.plan), destination: this.doneName };
     this.executor = new WriteExecutor({ destination, sink, metrics: context.metrics, logger: context.logger, labels: this.labels, signal: this.stopping.signal });
-    this.emitter = new StepEmitter({ plan: context.plan, destination, compensating: this.compensating });
+    this.emitter = new StepEmitter({ plan: context.plan, worker: slice });
     this.committer = new OffsetCommitter({
       topic: this.inputTopic,
       source: this.scheduler,

@@ -50,6 +50,11 @@ export function compensationGroup(name: string, destination: string): string {
   return `${name}.${destination}.compensate`;
 }
 
+/** Done-key name (and metric label) of a destination's compensation worker; never another destination's, names hold no '.'. */
+export function compensationDoneKeyName(destination: string): string {
+  return `${destination}.compensate`;
+}
+
 export function completionsTopic(name: string): string {
   return `${name}.completions`;
 }

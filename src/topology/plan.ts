@@ -153,4 +153,60 @@ export interface Plan {
     readonly tracker: string;
     readonly sequencer: string;
   };
+  /** What each role reads of this plan (see PlanSlices). */
+  readonly slices: PlanSlices;
+}
+
+/**
+ * What each role reads of the plan, derived once by the planner so that no role re-derives
+ * it from the destinations (which topics come first, where a step hands on, which done-keys
+ * it writes, what runs after what). Plain data like the rest of the plan.
+ */
+export interface PlanSlices {
+  readonly router: RouterSlice;
+  /** Each destination's worker in topology order, then each compensation worker in topology order. */
+  readonly workers: readonly WorkerSlice[];
+  readonly tracker: TrackerSlice;
+  /** Present when the topology has `ordering.sequencer`. */
+  readonly sequencer?: SequencerSlice;
+}
+
+export interface RouterSlice {
+  readonly group: string;
+  readonly consumes: readonly string[];
+  /** The destinations the router releases (fan-out: all; cascade: the first; dag: the roots), in topology order. */
+  readonly first: readonly { readonly destination: string; readonly topic: string }[];
+}
+
+export interface WorkerSlice {
+  readonly destination: string;
+  /** `write`: the destination's worker; `compensation`: the worker that undoes its writes. */
+  readonly kind: 'write' | 'compensation';
+  readonly group: string;
+  readonly inputTopic: string;
+  /**
+   * Name under which its Redis done-keys are kept, also its `destination` metric label: the
+   * destination's name, or `<destination>.compensate` (names hold no '.', so never another's).
+   */
+  readonly doneKeyName: string;
+  /** Input topics of the steps it hands each written event to directly; none for a compensation. */
+  readonly nextTopics: readonly string[];
+}
+
+export interface TrackerSlice {
+  readonly group: string;
+  readonly consumes: readonly string[];
+  /** Per join destination (several `after`): the input topic the tracker releases it onto. */
+  readonly joinTopics: Readonly<Record<string, string>>;
+  /** Per destination that declares `compensate`: its compensation worker's input topic. */
+  readonly compensationTopics: Readonly<Record<string, string>>;
+  /** Per destination, every destination that runs after it, transitively, in topology order. */
+  readonly descendants: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface SequencerSlice {
+  readonly group: string;
+  readonly consumes: readonly string[];
+  readonly output: string;
+  readonly holdMs: number;
 }

@@ -8,6 +8,7 @@ import { DEFAULTS, type Topology, type TopologyDestination } from './spec.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
 import { shadowTopology } from '../shadow/topology.js';
 import {
+  compensationDoneKeyName,
   compensationGroup,
   compensationInputTopic,
   completionsTopic,
@@ -24,11 +25,13 @@ import type {
   PlanDestination,
   PlanEdge,
   PlanRole,
+  PlanSlices,
   PlanSource,
   PlanTopic,
   RetryPlan,
   SinkConfig,
   TopicPurpose,
+  WorkerSlice,
 } from './plan.js';
 
 /**
@@ -188,7 +191,61 @@ export function compile(topology: Topology): Plan {
     ...(rollout === undefined ? {} : { rollout }),
     ...(shadow === undefined ? {} : { shadow }),
     groups,
+    slices: slicesOf(destinations, source, groups, completions, sequencer),
   });
+}
+
+/**
+ * Each role's slice of the plan. Derived from the plan's own fields, never hashed into the
+ * plan id: the id names what the topology means, the slices only spell it out per role.
+ */
+function slicesOf(destinations: readonly PlanDestination[], source: PlanSource, groups: Plan['groups'], completions: string, sequencer: Plan['sequencer']): PlanSlices {
+  const inputTopicOf = new Map(destinations.map((d) => [d.name, d.inputTopic]));
+  return {
+    router: {
+      group: groups.router,
+      consumes: [...source.topics],
+      first: destinations.filter((d) => d.releasedBy === 'router').map((d) => ({ destination: d.name, topic: d.inputTopic })),
+    },
+    workers: [
+      ...destinations.map(
+        (d): WorkerSlice => ({ destination: d.name, kind: 'write', group: d.group, inputTopic: d.inputTopic, doneKeyName: d.name, nextTopics: d.next.map((child) => inputTopicOf.get(child)!) }),
+      ),
+      ...destinations.flatMap((d): WorkerSlice[] =>
+        d.compensation === undefined
+          ? []
+          : [{ destination: d.name, kind: 'compensation', group: d.compensation.group, inputTopic: d.compensation.inputTopic, doneKeyName: compensationDoneKeyName(d.name), nextTopics: [] }],
+      ),
+    ],
+    tracker: {
+      group: groups.tracker,
+      consumes: [completions],
+      joinTopics: Object.fromEntries(destinations.filter((d) => d.releasedBy === 'tracker').map((d) => [d.name, d.inputTopic])),
+      compensationTopics: Object.fromEntries(destinations.flatMap((d) => (d.compensation === undefined ? [] : [[d.name, d.compensation.inputTopic]]))),
+      descendants: descendantsOf(destinations),
+    },
+    ...(sequencer === undefined ? {} : { sequencer: { group: sequencer.group, consumes: [completions], output: sequencer.output, holdMs: sequencer.holdMs } }),
+  };
+}
+
+/** Per destination, every destination that runs after it (transitively), in topology order. */
+function descendantsOf(destinations: readonly PlanDestination[]): Record<string, string[]> {
+  const children = new Map<string, string[]>(destinations.map((d) => [d.name, []]));
+  for (const destination of destinations) for (const parent of destination.after) children.get(parent)!.push(destination.name);
+  const result = new Map<string, string[]>();
+  const collect = (name: string): string[] => {
+    const known = result.get(name);
+    if (known) return known;
+    const all = new Set<string>();
+    for (const child of children.get(name)!) {
+      all.add(child);
+      for (const grandchild of collect(child)) all.add(grandchild);
+    }
+    const ordered = destinations.map((d) => d.name).filter((n) => all.has(n));
+    result.set(name, ordered);
+    return ordered;
+  };
+  return Object.fromEntries(destinations.map((d) => [d.name, collect(d.name)]));
 }
 
 function planSource(topology: Topology): PlanSource {

@@ -41,28 +41,8 @@ export interface Decision {
 
 export const EMPTY_STATE: EventState = { writes: new Map(), compensations: new Map(), released: new Set(), compensating: new Set() };
 
-/** Per destination, every destination that runs after it (transitively). */
-export function descendantsOf(plan: Plan): ReadonlyMap<string, readonly string[]> {
-  const children = new Map<string, string[]>(plan.destinations.map((d) => [d.name, []]));
-  for (const destination of plan.destinations) for (const parent of destination.after) children.get(parent)!.push(destination.name);
-  const result = new Map<string, string[]>();
-  const collect = (name: string): string[] => {
-    const known = result.get(name);
-    if (known) return known;
-    const all = new Set<string>();
-    for (const child of children.get(name)!) {
-      all.add(child);
-      for (const grandchild of collect(child)) all.add(grandchild);
-    }
-    const ordered = plan.destinations.map((d) => d.name).filter((n) => all.has(n));
-    result.set(name, ordered);
-    return ordered;
-  };
-  for (const destination of plan.destinations) collect(destination.name);
-  return result;
-}
-
-export function decide(plan: Plan, state: EventState, descendants: ReadonlyMap<string, readonly string[]> = descendantsOf(plan)): Decision {
+export function decide(plan: Plan, state: EventState): Decision {
+  const { descendants } = plan.slices.tracker;
   const failed = plan.destinations.some((d) => state.writes.get(d.name) === 'failed');
   const allOk = plan.destinations.every((d) => state.writes.get(d.name) === 'ok');
 
@@ -92,7 +72,7 @@ export function decide(plan: Plan, state: EventState, descendants: ReadonlyMap<s
             d.compensation !== undefined &&
             state.writes.get(d.name) === 'ok' &&
             !state.compensating.has(d.name) &&
-            descendants.get(d.name)!.every((name) => settled(byName.get(name)!)),
+            descendants[d.name]!.every((name) => settled(byName.get(name)!)),
         )
         .map((d) => d.name)
     : [];

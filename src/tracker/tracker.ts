@@ -21,8 +21,8 @@ import { toHeaders } from '../runtime/headers.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
 import { retryBatch } from '../runtime/retry-batch.js';
 import { InFlightKeys, type KeyedEvent } from '../dedup/in-flight.js';
-import type { Plan, PlanDestination } from '../topology/plan.js';
-import { decide, descendantsOf } from './decide.js';
+import type { Plan } from '../topology/plan.js';
+import { decide } from './decide.js';
 import { TrackerStateStore, type Emitted, type TrackedEvent } from './state-store.js';
 
 export class Tracker implements Role {
@@ -46,7 +46,7 @@ export class Tracker implements Role {
     this.inFlight = new InFlightKeys(redis, plan.name, plan.dedup.ttlSeconds);
     const all = [plan, ...(plan.rollout ? [plan.rollout.plan] : []), ...plans];
     // Metrics carry the plan the event was routed in, so a rollout's two shapes compare side by side.
-    this.known = new Map(all.map((p) => [p.id, { plan: p, labels: planLabels(p), destinations: new Map(p.destinations.map((d) => [d.name, d])), descendants: descendantsOf(p) }]));
+    this.known = new Map(all.map((p) => [p.id, { plan: p, labels: planLabels(p), destinations: new Set(p.destinations.map((d) => d.name)) }]));
   }
 
   /** The plan an event was routed in; an unknown id (a plan from before this process started) is judged by the current plan. */
@@ -124,15 +124,16 @@ export class Tracker implements Role {
     for (const [eventId, report] of latest) {
       const state = states.get(eventId)!;
       const known = this.planOf(report.plan);
-      const decision = decide(known.plan, state, known.descendants);
+      const decision = decide(known.plan, state);
+      const { joinTopics, compensationTopics } = known.plan.slices.tracker;
       const copy: OutgoingRecord = { key: report.key, value: originalValue(report), headers: toHeaders(eventHeadersOf(report), 1) };
       const fields = { eventId, key: report.key, seq: report.seq, eventPlan: report.plan };
       for (const name of decision.release) {
-        emit(known.destinations.get(name)!.inputTopic, copy);
+        emit(joinTopics[name]!, copy);
         logger.debug({ ...fields, destination: name }, 'join released');
       }
       for (const name of decision.compensate) {
-        emit(known.destinations.get(name)!.compensation!.inputTopic, copy);
+        emit(compensationTopics[name]!, copy);
         logger.info({ ...fields, destination: name }, 'compensating a destination that succeeded for an event that failed elsewhere');
       }
       if (decision.outcome !== undefined) {
@@ -183,6 +184,6 @@ function base(report: Completion) {
 interface KnownPlan {
   readonly plan: Plan;
   readonly labels: ReturnType<typeof planLabels>;
-  readonly destinations: ReadonlyMap<string, PlanDestination>;
-  readonly descendants: ReadonlyMap<string, readonly string[]>;
+  /** Names of the plan's destinations: a report naming another is not understood. */
+  readonly destinations: ReadonlySet<string>;
 }

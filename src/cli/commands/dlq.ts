@@ -21,7 +21,7 @@ import { HEADER, fromHeaders } from '../../runtime/headers.js';
 import { closeSharedClients, createSharedClients } from '../../runtime/shared.js';
 import type { Redis } from '../../redis/connection.js';
 import { loadTopology } from '../../topology/load.js';
-import type { Plan, PlanDestination } from '../../topology/plan.js';
+import type { Plan, WorkerSlice } from '../../topology/plan.js';
 
 export const DEAD_LETTER_CLASSES: readonly DeadLetterClass[] = ['invalid', 'destination', 'timeout', 'circuit-open', 'late', 'compensation', 'oversized'];
 
@@ -69,9 +69,9 @@ export type ReplayDecision =
  * second plan (the other mode) has its own input topics. A letter from a plan that is no
  * longer running goes to the current plan.
  */
-function destinationFor(plan: Plan, letterPlan: string | undefined, name: string): PlanDestination | undefined {
+function workerFor(plan: Plan, letterPlan: string | undefined, name: string, kind: WorkerSlice['kind']): WorkerSlice | undefined {
   const owner = plan.rollout !== undefined && letterPlan === plan.rollout.plan.id ? plan.rollout.plan : plan;
-  return owner.destinations.find((d) => d.name === name);
+  return owner.slices.workers.find((w) => w.destination === name && w.kind === kind);
 }
 
 /** The record as the worker first consumed it: dead-letter headers gone, a fresh attempt count. */
@@ -99,13 +99,13 @@ export function decideReplay(letter: ConsumedRecord, plan: Plan, selection: Repl
   }
   const parsed = fromHeaders(letter.headers);
   if (!parsed.ok) return { kind: 'not-replayable', reason: parsed.reason };
-  const planned = destinationFor(plan, letter.headers[HEADER.plan], selection.destination);
-  if (planned === undefined) return { kind: 'not-replayable', reason: `destination ${selection.destination} is not in plan ${plan.id}` };
-  if (errorClass === 'compensation') {
-    if (planned.compensation === undefined) return { kind: 'not-replayable', reason: `a failed compensation, but ${planned.name} no longer declares compensate` };
-    return { kind: 'replay', eventId: parsed.event.eventId, topic: planned.compensation.inputTopic, doneName: `${planned.name}.compensate`, record: replayRecord(letter) };
-  }
-  return { kind: 'replay', eventId: parsed.event.eventId, topic: planned.inputTopic, doneName: planned.name, record: replayRecord(letter) };
+  const letterPlan = letter.headers[HEADER.plan];
+  const writer = workerFor(plan, letterPlan, selection.destination, 'write');
+  if (writer === undefined) return { kind: 'not-replayable', reason: `destination ${selection.destination} is not in plan ${plan.id}` };
+  // A failed compensation goes back to the compensation worker, the rest to the destination's.
+  const worker = errorClass === 'compensation' ? workerFor(plan, letterPlan, selection.destination, 'compensation') : writer;
+  if (worker === undefined) return { kind: 'not-replayable', reason: `a failed compensation, but ${writer.destination} no longer declares compensate` };
+  return { kind: 'replay', eventId: parsed.event.eventId, topic: worker.inputTopic, doneName: worker.doneKeyName, record: replayRecord(letter) };
 }
 
 export interface ReplayOptions extends ReplaySelection {

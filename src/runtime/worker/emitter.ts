@@ -6,7 +6,7 @@
  * transactional role: inside its batch's transaction), so every path emits the same records.
  */
 import { withCarried, type ConsumedRecord, type OutgoingRecord } from '../../kafka/records.js';
-import type { Plan, PlanDestination } from '../../topology/plan.js';
+import type { Plan, WorkerSlice } from '../../topology/plan.js';
 import { completionsRecord } from '../completion.js';
 import { deadLetterRecord, type DeadLetterClass } from '../dead-letter.js';
 import { toHeaders, type EventHeaders } from '../headers.js';
@@ -16,9 +16,8 @@ export type RecordsByTopic = Map<string, OutgoingRecord[]>;
 
 export interface StepEmitterOptions {
   readonly plan: Plan;
-  readonly destination: PlanDestination;
-  /** A compensation worker: never hands on, reports `compensation` completions, dead-letters as `compensation`. */
-  readonly compensating: boolean;
+  /** The worker's slice: a compensation worker never hands on, reports `compensation` completions, dead-letters as `compensation`. */
+  readonly worker: WorkerSlice;
 }
 
 export interface DeadLetterEmission {
@@ -28,12 +27,10 @@ export interface DeadLetterEmission {
 }
 
 export class StepEmitter {
-  /** Input topics of the steps this destination hands each successful event to. */
-  readonly nextTopics: readonly string[];
+  private readonly compensating: boolean;
 
   constructor(private readonly options: StepEmitterOptions) {
-    const { plan, destination, compensating } = options;
-    this.nextTopics = compensating ? [] : destination.next.map((name) => plan.destinations.find((d) => d.name === name)!.inputTopic);
+    this.compensating = options.worker.kind === 'compensation';
   }
 
   /**
@@ -44,7 +41,7 @@ export class StepEmitter {
     const records: RecordsByTopic = new Map();
     const headers = toHeaders({ ...event, traceparent: traceparent ?? event.traceparent }, 1);
     const copy: OutgoingRecord = { key: event.key, value: origin.value, headers, ...withCarried(origin.carriedHeaders) };
-    for (const topic of this.nextTopics) records.set(topic, [copy]);
+    for (const topic of this.options.worker.nextTopics) records.set(topic, [copy]);
     records.set(this.options.plan.completionsTopic, [this.completion(origin, event, 'ok', attempts)]);
     return records;
   }
@@ -54,22 +51,22 @@ export class StepEmitter {
    * dead letter with the original value and, for an event, a `failed` completion.
    */
   deadLettered(origin: ConsumedRecord, event: EventHeaders | undefined, failureClass: DeadLetterClass, error: string, attempts: number): DeadLetterEmission {
-    const { plan, destination, compensating } = this.options;
+    const { plan, worker } = this.options;
     // A record that is not a flowyard copy stays `invalid`; everything else a compensation gives up on is `compensation`.
-    const errorClass: DeadLetterClass = compensating && event !== undefined ? 'compensation' : failureClass;
-    const records: RecordsByTopic = new Map([[plan.dlqTopic, [deadLetterRecord({ origin, errorClass, error, destination: destination.name, attempts })]]]);
+    const errorClass: DeadLetterClass = this.compensating && event !== undefined ? 'compensation' : failureClass;
+    const records: RecordsByTopic = new Map([[plan.dlqTopic, [deadLetterRecord({ origin, errorClass, error, destination: worker.destination, attempts })]]]);
     if (event) records.set(plan.completionsTopic, [this.completion(origin, event, 'failed', attempts, error)]);
     return { records, errorClass };
   }
 
   private completion(origin: ConsumedRecord, event: EventHeaders, status: 'ok' | 'failed', attempts: number, error?: string): OutgoingRecord {
     return completionsRecord({
-      kind: this.options.compensating ? 'compensation' : 'destination',
+      kind: this.compensating ? 'compensation' : 'destination',
       eventId: event.eventId,
       key: event.key,
       seq: event.seq,
       plan: event.plan,
-      destination: this.options.destination.name,
+      destination: this.options.worker.destination,
       status,
       attempts,
       ingestedAt: event.ingestedAt,

@@ -1,4 +1,4 @@
-import { decide, descendantsOf, EMPTY_STATE, type EventState, type Status } from '../../../src/tracker/decide.js';
+import { decide, EMPTY_STATE, type EventState, type Status } from '../../../src/tracker/decide.js';
 import { parseTopology } from '../../../src/topology/load.js';
 import type { Plan } from '../../../src/topology/plan.js';
 
@@ -136,9 +136,9 @@ describe('decide: compensation', () => {
   });
 });
 
-describe('descendantsOf', () => {
+describe('descendants, from the planner\'s tracker slice', () => {
   test('transitive, in plan order', () => {
     const dag = plan('dag', [`{ name: a, ${sink('a')} }`, `{ name: b, after: [a], ${sink('b')} }`, `{ name: c, after: [b], ${sink('c')} }`, `{ name: d, ${sink('d')} }`]);
-    expect(Object.fromEntries(descendantsOf(dag))).toEqual({ a: ['b', 'c'], b: ['c'], c: [], d: [] });
+    expect(dag.slices.tracker.descendants).toEqual({ a: ['b', 'c'], b: ['c'], c: [], d: [] });
   });
 });
