@@ -1,3 +1,4 @@
+import { retryLimited } from '../resilience/retry.js';
 import type { KafkaClient } from './client.js';
 
 /** High watermark (next offset) of every partition of `topics`; missing topics are skipped. */
@@ -24,14 +25,7 @@ export function recordsBetween(before: Map<string, Map<number, string>>, after: 
   return Number(total);
 }
 
-/** Just-created topics answer "not the leader" for a moment while leaders are elected. */
-async function retryWhileRetriable<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await call();
-    } catch (error) {
-      if ((error as { retriable?: boolean }).retriable !== true || attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
+/** Just-created topics answer "not the leader" for a moment while leaders are elected: 20 tries, 250 ms apart. */
+function retryWhileRetriable<T>(call: () => Promise<T>): Promise<T> {
+  return retryLimited(call, { attempts: 20, waitMs: () => 250, retryIf: (error) => (error as { retriable?: boolean }).retriable === true });
 }

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { withTimeout } from '../resilience/timeout.js';
 import type { Logger } from './logger.js';
 
 /** A dependency the process needs to do work; `/readyz` fails while any check fails. */
@@ -81,7 +82,7 @@ async function runChecks(checks: readonly ReadinessCheck[]): Promise<{ name: str
   const results = await Promise.all(
     checks.map(async (c) => {
       try {
-        await withTimeout(c.check(), CHECK_TIMEOUT_MS, `${c.name} did not answer within ${CHECK_TIMEOUT_MS} ms`);
+        await withTimeout(CHECK_TIMEOUT_MS, () => c.check(), () => new Error(`${c.name} did not answer within ${CHECK_TIMEOUT_MS} ms`));
         return undefined;
       } catch (error) {
         return { name: c.name, reason: error instanceof Error ? error.message : String(error) };
@@ -89,12 +90,4 @@ async function runChecks(checks: readonly ReadinessCheck[]): Promise<{ name: str
     }),
   );
   return results.filter((r): r is { name: string; reason: string } => r !== undefined);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

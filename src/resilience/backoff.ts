@@ -4,6 +4,7 @@
  * Full jitter spreads the retries of many keys that failed together, so a destination that
  * comes back is not hit by one synchronised wave.
  */
+import type { IBackoff, IBackoffFactory, IRetryBackoffContext } from 'cockatiel';
 
 /** Uniform in [0, 1), like `Math.random`; injected so tests are deterministic. */
 export type Random = () => number;
@@ -46,5 +47,22 @@ export class ExponentialBackoff {
     const jittered = Math.floor(random() * ceiling);
     const hint = retryAfterMs !== undefined && retryAfterMs > 0 ? retryAfterMs : 0;
     return Math.min(maxDelayMs, Math.max(hint, jittered));
+  }
+}
+
+/**
+ * `ExponentialBackoff` as a cockatiel backoff, so cockatiel's retry policies wait with our
+ * full jitter and injectable randomness. Stateless: the delay depends only on the attempt
+ * cockatiel passes (1 after the first failure).
+ */
+export class JitteredBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>> {
+  private readonly backoff: ExponentialBackoff;
+
+  constructor(options: BackoffOptions) {
+    this.backoff = new ExponentialBackoff(options);
+  }
+
+  next(context: IRetryBackoffContext<unknown>): IBackoff<IRetryBackoffContext<unknown>> {
+    return { duration: this.backoff.delayMs(context.attempt), next: (following) => this.next(following) };
   }
 }

@@ -17,6 +17,8 @@
  * part of the hand-over from the shared Redis state.
  */
 import { InFlightKeys } from '../dedup/in-flight.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { pollUntil } from '../resilience/poll.js';
 import type { Plan } from '../topology/plan.js';
 import { createRoles, type RoleOverrides, type RoleSelection } from './roles.js';
 import type { Role } from './role.js';
@@ -145,14 +147,14 @@ export class PlanHost implements Role {
       const inFlight = new InFlightKeys(redis, this.current.name, this.current.dedup.ttlSeconds);
       const started = Date.now();
       let lastLog = started;
-      for (;;) {
-        if (abort.signal.aborted) break;
+      /** True once the old plan is drained or live again; logs progress while it is not. */
+      const handedOver = async (): Promise<boolean> => {
         // A plan that is live again (switched back to) is not waited for.
         const live = new Set([this.current.id, ...(this.current.rollout ? [this.current.rollout.plan.id] : [])]);
         const ids = plans.map((p) => p.id).filter((id) => !live.has(id));
         if (ids.length === 0 || entry.workers.length === 0) {
           logger.info({ plans: plans.map((p) => p.id), waitedMs: Date.now() - started }, 'old plan handed over: the current plan reads its topics again');
-          break;
+          return true;
         }
         let busy: number;
         try {
@@ -163,7 +165,7 @@ export class PlanHost implements Role {
         }
         if (busy === 0) {
           logger.info({ drained: ids, waitedMs: Date.now() - started }, 'old plan drained: no key in flight; its workers stop');
-          break;
+          return true;
         }
         if (Date.now() - lastLog >= DRAIN_LOG_EVERY_MS) {
           lastLog = Date.now();
@@ -174,8 +176,12 @@ export class PlanHost implements Role {
             logger.info({ draining: ids, keysInFlight: busy, waitedMs }, 'old plan draining');
           }
         }
-        await new Promise((resolve) => setTimeout(resolve, this.drainPollMs));
-      }
+        return false;
+      };
+      // The host stopping ends the wait (AbandonedError); the workers stop either way.
+      await pollUntil(handedOver, { signal: abort.signal, intervalMs: this.drainPollMs }).catch((error: unknown) => {
+        if (!(error instanceof AbandonedError)) throw error;
+      });
       await this.stopAll(entry.workers);
     };
     const entry: Draining = { plans, workers: [...workers], abort, done: Promise.resolve() };

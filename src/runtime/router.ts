@@ -11,7 +11,8 @@ import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { createProducer, produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
-import { ExponentialBackoff } from '../resilience/backoff.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { retryForever } from '../resilience/retry.js';
 import { DecoderUnavailableError, type EventDecoder } from '../schema/decoder.js';
 import { readField } from '../schema/fields.js';
 import { InFlightKeys } from '../dedup/in-flight.js';
@@ -22,7 +23,6 @@ import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.j
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { choosePlans, routingOf, type Routing } from './routing.js';
-import { sleep } from './sleep.js';
 
 interface Routable {
   readonly record: ConsumedRecord;
@@ -231,16 +231,16 @@ export class Router implements Role {
    * duplicate of these events is routed again; the workers' done-keys stop its writes.
    */
   private async untilDone(what: string, step: () => Promise<void>): Promise<void> {
-    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await step();
-      } catch (error) {
-        if (this.stopping.signal.aborted) return;
-        const waitMs = backoff.delayMs(attempt);
-        this.context.logger.warn({ err: error, attempt, waitMs }, `${what} failed; retrying`);
-        await sleep(waitMs, this.stopping.signal).catch(() => undefined);
-      }
+    try {
+      await retryForever(step, {
+        signal: this.stopping.signal,
+        backoff: RETRY_BACKOFF,
+        onRetry: (error, attempt, waitMs) => this.context.logger.warn({ err: error, attempt, waitMs }, `${what} failed; retrying`),
+      });
+    } catch (error) {
+      if (!(error instanceof AbandonedError)) throw error;
+      // Stopped: one last try, so a stop during a short blip still records the marks.
+      await step().catch(() => undefined);
     }
   }
 

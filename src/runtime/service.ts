@@ -6,6 +6,7 @@ import { startOpsServer, type OpsServer, type ReadinessCheck } from '../observab
 import { LagCollector, type LagTarget } from '../observability/lag.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Redis } from '../redis/connection.js';
+import { withTimeout } from '../resilience/timeout.js';
 import { StateGuard } from '../dedup/state-guard.js';
 import type { Role } from './role.js';
 
@@ -154,16 +155,8 @@ export class Service {
 
   private async stopBounded(): Promise<void> {
     const { logger, env } = this.options;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`shutdown did not finish within ${env.shutdownTimeoutMs} ms`)), env.shutdownTimeoutMs);
-    });
-    try {
-      await Promise.race([this.stopAll(), deadline]);
-      logger.info('stopped');
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(env.shutdownTimeoutMs, () => this.stopAll(), () => new Error(`shutdown did not finish within ${env.shutdownTimeoutMs} ms`));
+    logger.info('stopped');
   }
 
   private async stopAll(): Promise<void> {

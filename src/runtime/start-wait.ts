@@ -7,13 +7,14 @@
  * While it waits, `/healthz` answers (the process is alive) and `/readyz` does not (it does
  * no work yet); each try logs one line naming what it waits for and why.
  *
- * The loop is ours rather than cockatiel's `retry()`: cockatiel's backoff delay cannot be cut
- * short by an AbortSignal, and a SIGTERM during a wait must end the wait at once.
+ * A SIGTERM during a wait ends the wait at once (src/resilience/abort.ts says how, since
+ * cockatiel's own waits do not heed a signal).
  */
 import { RuntimeFailure } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
-import { sleep } from './sleep.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { retryLimited } from '../resilience/retry.js';
 
 /** Tries come quickly at first (a dependency starting alongside us), then every few seconds. */
 const START_BACKOFF = { initialDelayMs: 500, maxDelayMs: 5_000 } as const;
@@ -42,26 +43,34 @@ export async function waitAtStart<T>(
   const { timeoutMs, signal, logger } = options;
   const backoff = new ExponentialBackoff({ ...START_BACKOFF, random: Math.random });
   const started = Date.now();
-  for (let tries = 1; ; tries += 1) {
-    try {
-      const result = await attempt();
-      if (tries > 1) logger.info({ ...options.fields, waitingFor: what, waitedMs: Date.now() - started }, `${what} answers; starting`);
-      return result;
-    } catch (error) {
-      if (!isOutage(error)) throw error;
-      const reason = firstLine(error);
-      const waitedMs = Date.now() - started;
-      const leftMs = timeoutMs === 0 ? Infinity : timeoutMs - waitedMs;
-      if (leftMs <= 0) {
-        throw new RuntimeFailure(
-          `${what} did not answer within ${seconds(timeoutMs)} of start (${reason}); gave up waiting (FLOWYARD_START_TIMEOUT_MS=${timeoutMs}; 0 waits without a bound)`,
-          { cause: error },
-        );
-      }
-      const waitMs = Math.min(Math.max(100, backoff.delayMs(tries)), leftMs);
-      logger.warn({ ...options.fields, waitingFor: what, reason, attempt: tries, waitedMs, nextTryInMs: waitMs }, `waiting for ${what}: ${reason}`);
-      await sleep(waitMs, signal);
-    }
+  const leftMs = (): number => (timeoutMs === 0 ? Infinity : timeoutMs - (Date.now() - started));
+  let tries = 0;
+  try {
+    return await retryLimited(
+      async () => {
+        tries += 1;
+        const result = await attempt();
+        if (tries > 1) logger.info({ ...options.fields, waitingFor: what, waitedMs: Date.now() - started }, `${what} answers; starting`);
+        return result;
+      },
+      {
+        attempts: Number.POSITIVE_INFINITY,
+        retryIf: (error) => isOutage(error) && leftMs() > 0,
+        waitMs: (failed) => Math.min(Math.max(100, backoff.delayMs(failed)), leftMs()),
+        onRetry: (error, failed, waitMs) => {
+          const reason = firstLine(error);
+          logger.warn({ ...options.fields, waitingFor: what, reason, attempt: failed, waitedMs: Date.now() - started, nextTryInMs: waitMs }, `waiting for ${what}: ${reason}`);
+        },
+        ...(signal !== undefined && { signal }),
+      },
+    );
+  } catch (error) {
+    // A stop, or a mistake, as it is; an outage still going on means the bound passed.
+    if (error instanceof AbandonedError || !isOutage(error)) throw error;
+    throw new RuntimeFailure(
+      `${what} did not answer within ${seconds(timeoutMs)} of start (${firstLine(error)}); gave up waiting (FLOWYARD_START_TIMEOUT_MS=${timeoutMs}; 0 waits without a bound)`,
+      { cause: error },
+    );
   }
 }
 

@@ -20,7 +20,8 @@ import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
-import { ExponentialBackoff } from '../resilience/backoff.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { retryForever } from '../resilience/retry.js';
 import type { EventDecoder } from '../schema/decoder.js';
 import { SinkError, type Sink } from '../sinks/sink.js';
 import type { PlanDestination } from '../topology/plan.js';
@@ -29,7 +30,6 @@ import type { DeadLetterClass } from './dead-letter.js';
 import { fromHeaders, type EventHeaders } from './headers.js';
 import { KeyScheduler, type SchedulableRecord } from './key-scheduler.js';
 import { RoleLifecycle, type Role } from './role.js';
-import { AbandonedError, sleep } from './sleep.js';
 import { waitAtStart } from './start-wait.js';
 import { OffsetCommitter } from './worker/commit.js';
 import { StepEmitter } from './worker/emitter.js';
@@ -71,7 +71,6 @@ export class Worker implements Role {
   private readonly executor: WriteExecutor;
   private readonly emitter: StepEmitter;
   private readonly committer: OffsetCommitter;
-  private readonly infraBackoff = new ExponentialBackoff({ ...INFRA_BACKOFF, random: Math.random });
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
   private consumer: BatchConsumer | undefined;
@@ -323,17 +322,12 @@ export class Worker implements Role {
   }
 
   /** Infrastructure steps (Redis, Kafka) are retried until they succeed: giving up would lose the event. */
-  private async retryInfra<T>(what: string, step: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await step();
-      } catch (error) {
-        if (this.stopping.signal.aborted) throw new AbandonedError();
-        const waitMs = this.infraBackoff.delayMs(Math.min(attempt, 8));
-        this.context.logger.warn({ err: error, destination: this.destination.name, attempt, waitMs }, `${what} failed; retrying`);
-        await sleep(waitMs, this.stopping.signal);
-      }
-    }
+  private retryInfra<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return retryForever(step, {
+      signal: this.stopping.signal,
+      backoff: INFRA_BACKOFF,
+      onRetry: (error, attempt, waitMs) => this.context.logger.warn({ err: error, destination: this.destination.name, attempt, waitMs }, `${what} failed; retrying`),
+    });
   }
 
   // ---- backpressure -------------------------------------------------------------------

@@ -26,10 +26,10 @@
  */
 import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
 import type { ConsumedRecord } from '../kafka/records.js';
-import { ExponentialBackoff } from '../resilience/backoff.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { retryForever } from '../resilience/retry.js';
 import { planLabels, type RoleContext } from '../runtime/context.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
-import { AbandonedError, sleep } from '../runtime/sleep.js';
 import { SequencerBuffer } from './buffer.js';
 import { SequencerCommitter } from './commit.js';
 import type { Pending } from './emitter.js';
@@ -215,18 +215,12 @@ export class Sequencer implements Role {
   }
 
   /** Infrastructure steps are retried until they succeed (giving up would lose events) or the role stops. */
-  private async retry<T>(what: string, step: () => Promise<T>): Promise<T> {
-    const backoff = new ExponentialBackoff({ ...RETRY_BACKOFF, random: Math.random });
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await step();
-      } catch (error) {
-        if (this.stopping.signal.aborted) throw new AbandonedError();
-        const waitMs = backoff.delayMs(Math.min(attempt, 8));
-        this.context.logger.warn({ err: error, attempt, waitMs }, `${what} failed; retrying`);
-        await sleep(waitMs, this.stopping.signal);
-      }
-    }
+  private retry<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return retryForever(step, {
+      signal: this.stopping.signal,
+      backoff: RETRY_BACKOFF,
+      onRetry: (error, attempt, waitMs) => this.context.logger.warn({ err: error, attempt, waitMs }, `${what} failed; retrying`),
+    });
   }
 
   // ---- backpressure --------------------------------------------------------------------

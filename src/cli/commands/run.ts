@@ -5,6 +5,8 @@ import { missingTopics } from '../../kafka/topics.js';
 import { lagTargets } from '../../observability/lag.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { startTracing } from '../../observability/tracing.js';
+import { retryLimited } from '../../resilience/retry.js';
+import { withTimeout } from '../../resilience/timeout.js';
 import { PlanHost } from '../../runtime/plan-host.js';
 import { ROLE_NAMES, type RoleSelection } from '../../runtime/roles.js';
 import { Service, readinessChecks } from '../../runtime/service.js';
@@ -49,18 +51,14 @@ async function prepareChange(next: Plan, running: Plan, selection: RoleSelection
     throw new InvalidInputError(`name changed from ${running.name} to ${next.name}: a renamed topology is a new deployment; restart with the new file`);
   }
   checkSelection(selection, next);
-  // Idempotent, so a transient broker error (a metadata refresh racing another topic's creation) is tried again.
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const { created } = await createPlanTopics(next, shared.kafka);
-      if (created.length > 0) shared.logger.info({ plan: next.id, topics: created }, 'created the topics of the new plan');
-      return;
-    } catch (error) {
-      if (error instanceof InvalidInputError || attempt === 3) throw error;
-      shared.logger.warn({ err: error, plan: next.id, attempt }, 'creating the topics of the new plan failed; trying again');
-      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
-    }
-  }
+  // Idempotent, so a transient broker error (a metadata refresh racing another topic's creation) is tried again: 3 tries, 1 s then 2 s apart.
+  const { created } = await retryLimited(() => createPlanTopics(next, shared.kafka), {
+    attempts: 3,
+    waitMs: (attempt) => 1_000 * attempt,
+    retryIf: (error) => !(error instanceof InvalidInputError),
+    onRetry: (error, attempt) => shared.logger.warn({ err: error, plan: next.id, attempt }, 'creating the topics of the new plan failed; trying again'),
+  });
+  if (created.length > 0) shared.logger.info({ plan: next.id, topics: created }, 'created the topics of the new plan');
 }
 
 /**
@@ -151,7 +149,8 @@ export function register(program: Command): void {
         }
         // The host that failed is not the service's yet: stop its roles that did start, then the rest.
         const stopAll = Promise.allSettled(allHosts.map((host) => host.stop())).then(() => service.stop());
-        await Promise.race([stopAll.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, env.shutdownTimeoutMs).unref())]);
+        // Bounded, and the bound does not keep the process alive on its own.
+        await withTimeout(env.shutdownTimeoutMs, () => stopAll, () => new Error('stopping after a failed start took too long'), { unref: true }).catch(() => undefined);
         exitWhenStuck(logger);
         throw error;
       }

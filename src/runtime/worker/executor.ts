@@ -10,15 +10,17 @@ import { withCarried, type CarriedHeaders } from '../../kafka/records.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { traceWrite } from '../../observability/tracing.js';
+import { sleep } from '../../resilience/abort.js';
 import { ExponentialBackoff } from '../../resilience/backoff.js';
 import { CircuitBreaker, type CircuitListener } from '../../resilience/circuit-breaker.js';
 import { TimeoutError, type ErrorClass } from '../../resilience/error-class.js';
 import { RetryBudget } from '../../resilience/retry-budget.js';
 import { RetryPolicy } from '../../resilience/retry-policy.js';
+import { pollUntil } from '../../resilience/poll.js';
+import { withTimeout } from '../../resilience/timeout.js';
 import type { Sink, SinkRecord } from '../../sinks/sink.js';
 import type { PlanDestination } from '../../topology/plan.js';
 import { toHeaders, type EventHeaders } from '../headers.js';
-import { sleep } from '../sleep.js';
 
 /** How often an exhausted write checks whether its destination is out or only this event fails. */
 const DESTINATION_STATE_POLL_MS = 100;
@@ -126,47 +128,44 @@ export class WriteExecutor {
         logger.debug({ err: error, ...request.logFields, attempt, delayMs: decision.delayMs }, 'write failed; retrying');
         await sleep(decision.delayMs, signal);
         // A refused retry waits another delay without spending an attempt; it is never dropped.
-        for (let refused = 1; !this.budget.tryAcquireRetry(); refused += 1) {
-          metrics.retryBudgetRefusals.inc(labels);
-          await sleep(this.refusedBackoff.delayMs(Math.min(refused, 6)), signal);
-        }
+        let refused = 0;
+        await pollUntil(
+          () => {
+            if (this.budget.tryAcquireRetry()) return true;
+            refused += 1;
+            metrics.retryBudgetRefusals.inc(labels);
+            return false;
+          },
+          { signal, intervalMs: () => this.refusedBackoff.delayMs(Math.min(refused, 6)) },
+        );
       }
     }
   }
 
   /** Resolves once a write succeeded after `since`, the circuit left `closed`, or the breaker's window passed. */
   private async untilDestinationShowsItsState(since: number): Promise<void> {
-    const deadline = since + this.options.destination.circuitBreaker.windowMs;
-    while (this.lastSuccessAt < since && this.breaker.state.name === 'closed' && Date.now() < deadline) {
-      await sleep(DESTINATION_STATE_POLL_MS, this.options.signal);
-    }
+    await pollUntil(() => this.lastSuccessAt >= since || this.breaker.state.name !== 'closed', {
+      signal: this.options.signal,
+      intervalMs: DESTINATION_STATE_POLL_MS,
+      until: since + this.options.destination.circuitBreaker.windowMs,
+    });
   }
 
-  private async writeWithTimeout(record: SinkRecord): Promise<void> {
+  /** The write, timed out after `timeoutMs` also when the sink ignores its signal. */
+  private writeWithTimeout(record: SinkRecord): Promise<void> {
     const { timeoutMs } = this.options.destination;
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new TimeoutError(timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    try {
-      // The race also times out a sink that ignores its signal.
-      await Promise.race([this.options.sink.write(record, controller.signal), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withTimeout(timeoutMs, (signal) => this.options.sink.write(record, signal), () => new TimeoutError(timeoutMs));
   }
 
   /** Waits while the circuit is open (or its one probe is out); holding costs no attempt. */
   private async untilCircuitAllows(): Promise<void> {
-    while (!this.breaker.canAttempt()) {
-      const state = this.breaker.state;
-      const waitMs = state.name === 'open' ? Math.max(10, state.halfOpenAt - Date.now()) : 50;
-      await sleep(waitMs, this.options.signal);
-    }
+    if (this.breaker.canAttempt()) return;
+    await pollUntil(() => this.breaker.canAttempt(), {
+      signal: this.options.signal,
+      intervalMs: () => {
+        const state = this.breaker.state;
+        return state.name === 'open' ? Math.max(10, state.halfOpenAt - Date.now()) : 50;
+      },
+    });
   }
 }
