@@ -21,23 +21,38 @@ export type StepGuard = <R>(step: () => Promise<R> | R) => Promise<R>;
  * a wait, the result is AbandonedError at once, and the step is not called again; a step in
  * progress when it aborts finishes, and decides (its result, or AbandonedError if it failed,
  * since nothing tries again). `run` must call the step only through the guard it is given.
+ *
+ * The signal is listened to only once a wait can follow (the step threw, or its result is
+ * one `waitsAfter` says the policy waits after): the many steps that succeed at once add no
+ * listener to a role's signal, which Node would report as a leak beyond ten.
  */
-export async function cutWaitsShort<T>(signal: AbortSignal, run: (guard: StepGuard) => Promise<T>): Promise<T> {
+export async function cutWaitsShort<T>(signal: AbortSignal, run: (guard: StepGuard) => Promise<T>, waitsAfter: (result: unknown) => boolean = () => false): Promise<T> {
   if (signal.aborted) throw new AbandonedError();
   let inStep = false;
-  let onAbort: () => void = () => undefined;
+  let listening = false;
+  let abandon: (error: AbandonedError) => void = () => undefined;
   const abandoned = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      if (!inStep) reject(new AbandonedError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    abandon = reject;
   });
   abandoned.catch(() => undefined);
+  const onAbort = () => {
+    if (!inStep) abandon(new AbandonedError());
+  };
+  const listen = () => {
+    if (listening) return;
+    listening = true;
+    signal.addEventListener('abort', onAbort, { once: true });
+  };
   const guard: StepGuard = async (step) => {
     if (signal.aborted) throw new AbandonedError();
     inStep = true;
     try {
-      return await step();
+      const result = await step();
+      if (waitsAfter(result)) listen();
+      return result;
+    } catch (error) {
+      listen();
+      throw error;
     } finally {
       inStep = false;
     }

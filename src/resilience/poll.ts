@@ -31,6 +31,7 @@ export async function pollUntil(condition: () => boolean | Promise<boolean>, opt
   // The guard never checks once the role stops: a check may act (a breaker grants its probe on one).
   const held = await cutWaitsShort(options.signal, (guard) =>
     policy.execute(() => guard(async (): Promise<boolean | typeof EXPIRED> => (until !== undefined && Date.now() >= until ? EXPIRED : condition())), options.signal),
+    (held) => held === false,
   );
   if (held === true) return true;
   // A check that was running when the role stopped answered no: stopped, not expired.

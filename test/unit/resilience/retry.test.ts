@@ -106,6 +106,14 @@ describe('retryForever', () => {
     expect(calls).toBe(1);
   });
 
+  it('adds no listener to the role\'s signal for steps that succeed at once (Node warns beyond ten)', async () => {
+    const stopping = new AbortController();
+    const added = jest.spyOn(stopping.signal, 'addEventListener');
+    const results = await Promise.all(Array.from({ length: 20 }, () => retryForever(async () => 'ok', { signal: stopping.signal, backoff: { initialDelayMs: 1, maxDelayMs: 1 }, onRetry: () => undefined })));
+    expect(results).toHaveLength(20);
+    expect(added).not.toHaveBeenCalled();
+  });
+
   it('does not start when the signal has already aborted', async () => {
     const stopping = new AbortController();
     stopping.abort();
