@@ -37,15 +37,15 @@ import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { ExponentialBackoff } from '../resilience/backoff.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
-import type { PlanDestination } from '../topology/plan.js';
+import type { PlanDestination, WorkerSlice } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
 import type { DeadLetterClass } from './dead-letter.js';
 import { fromHeaders, toHeaders } from './headers.js';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, TRUNCATED_VALUE_BYTES, truncatedOrigin } from './record-size.js';
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
-import { sleep } from './sleep.js';
 import { StepEmitter } from './worker/emitter.js';
+import { sleep } from '../resilience/abort.js';
 
 export interface KafkaTxWorkerOptions {
   /** Run as the destination's compensation worker (its `compensate` sink is `kafka`). */
@@ -87,6 +87,7 @@ export class KafkaTransactionalWorker implements Role {
   private readonly sinkTopic: string;
   private readonly compensating: boolean;
   private readonly emitter: StepEmitter;
+  private readonly slice: WorkerSlice;
   private readonly lifecycle: RoleLifecycle;
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
@@ -119,14 +120,18 @@ export class KafkaTransactionalWorker implements Role {
     if (sink === undefined) throw new Error(`destination ${destination.name}: the transactional worker writes only kafka sinks`);
     this.sinkTopic = sink.topic;
     this.name = this.compensating ? `compensator:${destination.name}` : `worker:${destination.name}`;
-    this.inputTopic = this.compensating ? compensation!.inputTopic : destination.inputTopic;
-    this.group = this.compensating ? compensation!.group : destination.group;
-    // Same names as the generic worker's, so a switch between the two paths keeps the done-keys.
-    this.doneName = this.compensating ? `${destination.name}.compensate` : destination.name;
+    // The generic worker's slice, so a switch between the two paths keeps the groups and done-keys.
+    const kind = this.compensating ? 'compensation' : 'write';
+    const slice = context.plan.slices.workers.find((w) => w.destination === destination.name && w.kind === kind);
+    if (slice === undefined) throw new Error(`destination ${destination.name} is not in plan ${context.plan.id}`);
+    this.slice = slice;
+    this.inputTopic = slice.inputTopic;
+    this.group = slice.group;
+    this.doneName = slice.doneKeyName;
     this.lifecycle = new RoleLifecycle(this.name);
     this.labels = { ...planLabels(context.plan), destination: this.doneName };
     this.measureRecords = (context.env.kafka.compression ?? DEFAULT_COMPRESSION) === 'none';
-    this.emitter = new StepEmitter({ plan: context.plan, destination, compensating: this.compensating });
+    this.emitter = new StepEmitter({ plan: context.plan, worker: slice });
   }
 
   async start(): Promise<void> {
@@ -418,7 +423,7 @@ export class KafkaTransactionalWorker implements Role {
   /** Reads `max.message.bytes` of every topic written; keeps the known values when the broker cannot say. */
   private async refreshLimits(): Promise<void> {
     const { plan, kafka, logger } = this.context;
-    const topics = [this.sinkTopic, ...this.emitter.nextTopics, plan.completionsTopic, plan.dlqTopic];
+    const topics = [this.sinkTopic, ...this.slice.nextTopics, plan.completionsTopic, plan.dlqTopic];
     try {
       const limits = new Map(this.limits);
       for (const [topic, limit] of await maxMessageBytes(kafka, topics)) if (Number.isSafeInteger(limit.bytes) && limit.bytes > 0) limits.set(topic, limit.bytes);

@@ -194,7 +194,7 @@ export class Router implements Role {
   /** `max.message.bytes` of the smallest topic the router copies events to (any live plan), and of the DLQ. */
   private async firstTopicLimits(): Promise<{ smallest: { topic: string; bytes: number }; dlq: number }> {
     const { kafka, plan } = this.context;
-    const topics = [...new Set(this.routing.plans.flatMap(firstTopics))];
+    const topics = [...new Set(this.routing.plans.flatMap((p) => p.slices.router.first.map((f) => f.topic)))];
     const limits = await maxMessageBytes(kafka, [...topics, plan.dlqTopic]);
     const known = topics.filter((t) => limits.has(t)).map((topic) => ({ topic, bytes: limits.get(topic)!.bytes }));
     const smallest = known.reduce((a, b) => (b.bytes < a.bytes ? b : a), known[0] ?? { topic: topics[0] ?? plan.dlqTopic, bytes: BROKER_DEFAULT_MAX_MESSAGE_BYTES });
