@@ -4,6 +4,7 @@ import { diagnoseTls, tlsOptions } from '../config/tls-check.js';
 import { InvalidInputError } from '../errors.js';
 import { compressionType, compressionUnavailable, DEFAULT_COMPRESSION, registerCodecs } from './codecs.js';
 import type { Logger } from '../observability/logger.js';
+import { dropKafkajsNegativeTimeoutWarnings } from './negative-timeout-warning.js';
 
 const { Kafka, logLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -15,6 +16,7 @@ export type KafkaClient = InstanceType<typeof Kafka>;
  */
 export function createKafkaClient(connection: KafkaConnection, logger: Logger, clientIdSuffix?: string): KafkaClient {
   registerCodecs();
+  dropKafkajsNegativeTimeoutWarnings();
   const compression = connection.compression ?? DEFAULT_COMPRESSION;
   const cannotCompress = compressionUnavailable(compression);
   if (cannotCompress !== undefined) {
