@@ -6,6 +6,7 @@
  */
 import kafkajs from 'kafkajs';
 import type { KafkaClient } from './client.js';
+import { retryWhileRetriable } from './retriable.js';
 import type { OutgoingRecord } from './records.js';
 
 /**
@@ -56,13 +57,15 @@ export async function maxMessageBytes(kafka: KafkaClient, topics: readonly strin
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
+    const existing = new Set(await retryWhileRetriable(() => admin.listTopics()));
     const asked = [...new Set(topics)].filter((t) => existing.has(t));
     if (asked.length === 0) return limits;
-    const described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: asked.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
-    });
+    const described = await retryWhileRetriable(() =>
+      admin.describeConfigs({
+        includeSynonyms: false,
+        resources: asked.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+      }),
+    );
     for (const resource of described.resources) {
       const entry = resource.configEntries.find((e) => e.configName === 'max.message.bytes');
       if (entry !== undefined) limits.set(resource.resourceName, { bytes: Number(entry.configValue), own: !entry.isDefault });

@@ -1,5 +1,5 @@
-import { retryLimited } from '../resilience/retry.js';
 import type { KafkaClient } from './client.js';
+import { retryWhileRetriable } from './retriable.js';
 
 /** High watermark (next offset) of every partition of `topics`; missing topics are skipped. */
 export async function highWatermarks(kafka: KafkaClient, topics: readonly string[]): Promise<Map<string, Map<number, string>>> {
@@ -23,9 +23,4 @@ export function recordsBetween(before: Map<string, Map<number, string>>, after: 
   let total = 0n;
   for (const [partition, high] of after.get(topic) ?? []) total += BigInt(high) - BigInt(before.get(topic)?.get(partition) ?? '0');
   return Number(total);
-}
-
-/** Just-created topics answer "not the leader" for a moment while leaders are elected: 20 tries, 250 ms apart. */
-function retryWhileRetriable<T>(call: () => Promise<T>): Promise<T> {
-  return retryLimited(call, { attempts: 20, waitMs: () => 250, retryIf: (error) => (error as { retriable?: boolean }).retriable === true });
 }

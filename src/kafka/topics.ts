@@ -1,4 +1,5 @@
 import type { KafkaClient } from './client.js';
+import { retryWhileRetriable } from './retriable.js';
 
 export interface TopicSpec {
   readonly name: string;
@@ -32,12 +33,12 @@ export async function ensureTopics(
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const present = new Set(await admin.listTopics());
+    const present = new Set(await retryWhileRetriable(() => admin.listTopics()));
     const missing = specs.filter((s) => !present.has(s.name));
     const existingSpecs = specs.filter((s) => present.has(s.name));
     const tooFewPartitions: { name: string; has: number; needs: number }[] = [];
     if (existingSpecs.length > 0) {
-      const metadata = await admin.fetchTopicMetadata({ topics: existingSpecs.map((s) => s.name) });
+      const metadata = await retryWhileRetriable(() => admin.fetchTopicMetadata({ topics: existingSpecs.map((s) => s.name) }));
       for (const spec of existingSpecs) {
         const has = metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;
         if (has < spec.partitions) tooFewPartitions.push({ name: spec.name, has, needs: spec.partitions });

@@ -31,6 +31,9 @@ const SSL_BROKER = `127.0.0.1:${SSL_PORT}`;
 const PLAIN_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const TLS_DIR = process.env.FLOWYARD_KAFKA_TLS_DIR ?? join(process.env.FLOWYARD_STATE_DIR ?? join(repo, '.local'), 'kafka', 'tls');
 const BROKER_CA = join(TLS_DIR, 'ca.pem');
+// How the OpenSSL in this Node names a TLS alert: 3.2 renamed "sslv3 alert" to "ssl/tls alert".
+const [opensslMajor = 0, opensslMinor = 0] = process.versions.openssl.split('.').map(Number);
+const ALERT = opensslMajor > 3 || (opensslMajor === 3 && opensslMinor >= 2) ? 'ssl/tls alert' : 'sslv3 alert';
 const BROKER_CLIENT: Issued = { cert: join(TLS_DIR, 'client.pem'), key: join(TLS_DIR, 'client.key') };
 
 let dir: string;
@@ -121,7 +124,7 @@ const failures = [
     'a client certificate from another CA',
     () => tlsVars(BROKER_CA, otherClient),
     () =>
-      `environment: KAFKA_TLS_CERT_FILE: Kafka at ${SSL_BROKER} refused the client certificate (sslv3 alert certificate unknown); ` +
+      `environment: KAFKA_TLS_CERT_FILE: Kafka at ${SSL_BROKER} refused the client certificate (${ALERT} certificate unknown); ` +
       'use one signed by a CA the server trusts, with its key in KAFKA_TLS_KEY_FILE',
   ],
   [

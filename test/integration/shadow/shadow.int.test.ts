@@ -151,10 +151,10 @@ shadow: { mode: ${shadowMode} }
   await writeFile(file, topology('fanout'));
   const before = parseTopology(topology('fanout'), file, {}).plan.shadow!;
   const after = parseTopology(topology('dag'), file, {}).plan.shadow!;
-  expect((await captureCli('topics', 'create', file)).code).toBe(0);
+  expect(await captureCli('topics', 'create', file)).toMatchObject({ code: 0, stderr: '' });
   // The dag shadow's input topics, created before the change as a deployment's topics Job would.
   await writeFile(join(dir, 'next.yaml'), topology('dag'));
-  expect((await captureCli('topics', 'create', join(dir, 'next.yaml'))).code).toBe(0);
+  expect(await captureCli('topics', 'create', join(dir, 'next.yaml'))).toMatchObject({ code: 0, stderr: '' });
   const source = { topics: [`${name}.events`], format: 'json' as const, keyPath: ['customerId'], idPath: ['eventId'] };
   const first = sampleEvents(source, { count: 20, keys: 4, runId: `${name}-a` });
   const second = sampleEvents(source, { count: 20, keys: 4, runId: `${name}-b` });

@@ -45,6 +45,8 @@ describe('client certificates', () => {
     ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'tlsv1 alert unknown ca'],
     ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'sslv3 alert certificate unknown'],
     ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'sslv3 alert bad certificate'],
+    ['ERR_SSL_SSL/TLS_ALERT_CERTIFICATE_UNKNOWN', 'ssl/tls alert certificate unknown'],
+    ['ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE', 'ssl/tls alert bad certificate'],
   ])('one set and refused (%s): names the certificate file', (code, reason) => {
     const withCert = { ...kafka, tls: { ca: CA, cert: CA, key: 'key' } };
     expect(tlsProblem(withCert, alert(code, reason))).toBe(
