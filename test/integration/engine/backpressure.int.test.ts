@@ -18,6 +18,8 @@ const PARTITIONS = 4;
 const VALUE_BYTES = 1_024;
 /** What one fetch may add on top of the bound: a batch of at most 1 MiB per partition (BatchConsumer's maxBytesPerPartition). */
 const ONE_FETCH = PARTITIONS * Math.ceil(1_048_576 / VALUE_BYTES);
+/** ms: the test's own waits (60 s to pause, 3 s stalled, 180 s to drain) plus set-up; jest's default 180 s was shorter than they add up to. */
+const TEST_TIMEOUT_MS = 300_000;
 
 test('a worker with a huge backlog and a stalled destination pauses and stays within its buffer bound, then drains', async () => {
   const pipeline = await TestPipeline.create(`
@@ -74,4 +76,4 @@ destinations:
     await worker.stop();
     await pipeline.close();
   }
-});
+}, TEST_TIMEOUT_MS);
