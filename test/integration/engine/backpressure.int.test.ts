@@ -4,6 +4,7 @@
  * more than its bound plus what one fetch returned; once the destination answers, the
  * whole backlog drains, each event written once.
  */
+import { randomBytes } from 'node:crypto';
 import { DedupStore } from '../../../src/dedup/store.js';
 import { createProducer, produce } from '../../../src/kafka/producer.js';
 import { Worker } from '../../../src/runtime/worker.js';
@@ -18,6 +19,15 @@ const PARTITIONS = 4;
 const VALUE_BYTES = 1_024;
 /** What one fetch may add on top of the bound: a batch of at most 1 MiB per partition (BatchConsumer's maxBytesPerPartition). */
 const ONE_FETCH = PARTITIONS * Math.ceil(1_048_576 / VALUE_BYTES);
+/**
+ * The event's JSON with a field of random characters up to VALUE_BYTES: random, so that the
+ * producer's compression (lz4 by default) cannot shrink a fetch's worth of records far below
+ * 1 MiB and let one fetch carry the whole backlog, which ONE_FETCH assumes it does not.
+ */
+function padded(json: string): string {
+  const room = Math.max(0, VALUE_BYTES - json.length - ',"pad":""'.length);
+  return json.replace(/}$/, `,"pad":"${randomBytes(room).toString('base64').slice(0, room)}"}`);
+}
 /** ms: the test's own waits (60 s to pause, 3 s stalled, 180 s to drain) plus set-up; jest's default 180 s was shorter than they add up to. */
 const TEST_TIMEOUT_MS = 300_000;
 
@@ -45,7 +55,7 @@ destinations:
   const ingestedAt = Date.now();
   const copies = records.map((record, index) => ({
     key: record.key,
-    value: `${record.value}${' '.repeat(Math.max(0, VALUE_BYTES - String(record.value).length))}`,
+    value: padded(String(record.value)),
     headers: toHeaders({ plan: plan.id, eventId: eventIds[index]!, key: String(record.key), seq: 1 + Math.floor(index / 10_000), ingestedAt, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }),
   }));
   for (let i = 0; i < copies.length; i += 2_000) await produce(producer, destination.inputTopic, copies.slice(i, i + 2_000));
