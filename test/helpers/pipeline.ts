@@ -20,6 +20,7 @@ import type { Sink, SinkRecord } from '../../src/sinks/sink.js';
 import { parseTopology } from '../../src/topology/load.js';
 import type { Plan, RoleName } from '../../src/topology/plan.js';
 import { planGroups, readToHighWatermark, untilDrained } from './read-topic.js';
+import { closeAfterTest } from './leftovers.js';
 import { eventually, testEnv, testLogger, uniqueName } from './servers.js';
 
 /** Decides per write: resolve to write, throw to fail. `attempt` counts this event's calls to this destination. */
@@ -61,6 +62,7 @@ export class TestPipeline {
   readonly deadLetters: ConsumedRecord[] = [];
   private roles: Role[] = [];
   private tail: Tail | undefined;
+  private closed: (() => void) | undefined;
 
   private constructor(
     readonly plan: Plan,
@@ -79,6 +81,7 @@ export class TestPipeline {
     const shared = await createSharedClients(testEnv(envOverrides), logger);
     await createPlanTopics(plan, shared.kafka);
     const pipeline = new TestPipeline(plan, shared, name, text);
+    pipeline.closed = closeAfterTest(`pipeline ${name}`, () => pipeline.close());
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
       else {
@@ -111,7 +114,10 @@ export class TestPipeline {
 
   /** A PlanHost (hot reload, rollout) on this pipeline's recording sinks; the caller starts and stops it. */
   host(roles: readonly RoleName[], options: Omit<PlanHostOptions, 'overrides'> = {}): PlanHost {
-    return new PlanHost(this.plan, this.shared, { roles: new Set(roles) }, { ...options, overrides: this.recordingSinks() });
+    const host = new PlanHost(this.plan, this.shared, { roles: new Set(roles) }, { ...options, overrides: this.recordingSinks() });
+    // Registered after the pipeline, so closed before it: the host's roles use its clients.
+    closeAfterTest(`plan host of ${this.runId}`, () => host.stop());
+    return host;
   }
 
   /** The plan of this pipeline's topology text after `edit`, with the same unique name. */
@@ -156,6 +162,7 @@ export class TestPipeline {
   }
 
   async close(): Promise<void> {
+    this.closed?.();
     await this.stopRoles();
     await this.tail?.stop();
     await closeSharedClients(this.shared);

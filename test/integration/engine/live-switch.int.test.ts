@@ -130,6 +130,7 @@ test('switching back while the old plan still drains: its workers hand over to t
   }
 });
 
+// The timeout covers its own waits: topics and roles, 12 s of producing, up to 120 s to finish.
 test('a rollout at 10% then 50% sends that share of keys to the fanout plan, a key never in flight in both plans', async () => {
   const pipeline = await TestPipeline.create(topology('cascade', 'rollout: { to: fanout, percent: 10 }'));
   const host = pipeline.host([...ROLES], { drainPollMs: 200 });
@@ -178,4 +179,4 @@ test('a rollout at 10% then 50% sends that share of keys to the fanout plan, a k
     await host.stop();
     await pipeline.close();
   }
-});
+}, 300_000);
