@@ -44,7 +44,11 @@ export class CoalescingProducer {
     }
     const topics = new Map<string, OutgoingRecord[]>();
     for (const { byTopic } of batch) {
-      for (const [topic, list] of byTopic) topics.set(topic, [...(topics.get(topic) ?? []), ...list]);
+      for (const [topic, list] of byTopic) {
+        const all = topics.get(topic);
+        if (all === undefined) topics.set(topic, [...list]);
+        else for (const record of list) all.push(record);
+      }
     }
     try {
       for (const topicMessages of chunkByBytes(topics)) await this.producer.sendBatch({ acks: -1, topicMessages });

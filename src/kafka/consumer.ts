@@ -213,7 +213,9 @@ export class BatchConsumer {
     }
     const byTopic = new Map<string, { partition: number; offset: string }[]>();
     for (const { topic, partition, offset } of offsets) {
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partition, offset }]);
+      const partitions = byTopic.get(topic);
+      if (partitions === undefined) byTopic.set(topic, [{ partition, offset }]);
+      else partitions.push({ partition, offset });
     }
     await this.groupCommit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
   }

@@ -31,14 +31,28 @@ export async function createProducer(kafka: KafkaClient, options: ProducerOption
 }
 
 export function toMessages(records: readonly OutgoingRecord[]): Message[] {
-  return records.map((r) => ({
-    key: r.key,
-    value: r.value,
-    // kafkajs only reads the headers: one object shared by a record's copies, not a copy per message.
+  /** Merged headers per (headers, carried headers) pair: the copies of one event share theirs. */
+  const merged = new Map<object, { readonly carried: CarriedHeaders; readonly headers: IHeaders }>();
+  const headersOf = (r: OutgoingRecord): IHeaders | undefined => {
+    if (r.carriedHeaders === undefined) return r.headers;
+    const owner = r.headers ?? r.carriedHeaders;
+    const known = merged.get(owner);
+    if (known?.carried === r.carriedHeaders) return known.headers;
     // Carried headers last: for a name in both (a dead letter's copy of its origin's headers) the exact bytes win.
-    ...(r.carriedHeaders ? { headers: { ...r.headers, ...copyCarried(r.carriedHeaders) } } : r.headers && { headers: r.headers as IHeaders }),
-    ...(r.partition !== undefined && { partition: r.partition }),
-  }));
+    const headers: IHeaders = { ...r.headers, ...copyCarried(r.carriedHeaders) };
+    merged.set(owner, { carried: r.carriedHeaders, headers });
+    return headers;
+  };
+  return records.map((r) => {
+    // kafkajs only reads the headers: one object shared by a record's copies, not a copy per message.
+    const headers = headersOf(r);
+    return {
+      key: r.key,
+      value: r.value,
+      ...(headers !== undefined && { headers }),
+      ...(r.partition !== undefined && { partition: r.partition }),
+    };
+  });
 }
 
 function copyCarried(carried: CarriedHeaders | undefined): Record<string, Buffer | Buffer[]> {

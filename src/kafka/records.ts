@@ -18,7 +18,8 @@ export interface ConsumedRecord {
 export interface OutgoingRecord {
   readonly key: string | Buffer | null;
   readonly value: Buffer | string | null;
-  readonly headers?: Readonly<Record<string, string>>;
+  /** flowyard's headers; Buffers when several records share them already encoded (the router's copies of one event). */
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
   /** Headers of other systems passed on as they came; `headers` never names one of them. */
   readonly carriedHeaders?: CarriedHeaders;
   readonly partition?: number;

@@ -19,7 +19,7 @@ import { InFlightKeys } from '../dedup/in-flight.js';
 import type { Plan } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
 import { deadLetterRecord, fitDeadLetter } from './dead-letter.js';
-import { HEADER, newTraceparent, toHeaders, validTraceparent } from './headers.js';
+import { HEADER, encodedHeaders, newTraceparents, toHeaders, validTraceparent } from './headers.js';
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { choosePlans, routingOf, type Routing } from './routing.js';
@@ -160,17 +160,20 @@ export class Router implements Role {
 
     const copies = new Map<string, OutgoingRecord[]>();
     const ingestedAt = Date.now();
+    const traces = fresh.map((event) => validTraceparent(event.record.headers[HEADER.traceparent]));
+    const newTraces = newTraceparents(traces.filter((t) => t === undefined).length);
     fresh.forEach((event, index) => {
       const target = chosen[index]!;
-      const headers = toHeaders({
-        plan: target.id,
-        eventId: event.eventId,
-        key: event.key,
-        seq: seqs[index]!,
-        ingestedAt,
-        traceparent: validTraceparent(event.record.headers[HEADER.traceparent]) ?? newTraceparent(),
-      });
-      for (const { topic } of target.slices.router.first) copies.set(topic, [...(copies.get(topic) ?? []), { key: event.key, value: event.record.value, headers, ...withCarried(event.record.carriedHeaders) }]);
+      // Built and encoded once per event; every copy of it shares the same header Buffers.
+      const headers = encodedHeaders(
+        toHeaders({ plan: target.id, eventId: event.eventId, key: event.key, seq: seqs[index]!, ingestedAt, traceparent: traces[index] ?? newTraces.pop()! }),
+      );
+      const copy: OutgoingRecord = { key: event.key, value: event.record.value, headers, ...withCarried(event.record.carriedHeaders) };
+      for (const { topic } of target.slices.router.first) {
+        const list = copies.get(topic);
+        if (list === undefined) copies.set(topic, [copy]);
+        else list.push(copy);
+      }
     });
     // A dead letter too large for the DLQ keeps the start of its value and points at the event (fy-origin, fy-truncated).
     if (deadLetters.length > 0) copies.set(plan.dlqTopic, limits === undefined ? deadLetters : deadLetters.map((d) => fitDeadLetter(d, limits.dlq)));

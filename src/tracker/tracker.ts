@@ -114,7 +114,11 @@ export class Tracker implements Role {
       latest.set(completion.eventId, completion);
     }
     const output = new Map<string, OutgoingRecord[]>();
-    const emit = (topic: string, record: OutgoingRecord) => output.set(topic, [...(output.get(topic) ?? []), record]);
+    const emit = (topic: string, record: OutgoingRecord) => {
+      const list = output.get(topic);
+      if (list === undefined) output.set(topic, [record]);
+      else list.push(record);
+    };
     const emitted = new Map<string, Emitted>();
     const decided: (KeyedEvent & { plan: string })[] = [];
     const observe: (() => void)[] = [];

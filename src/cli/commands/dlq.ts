@@ -179,7 +179,9 @@ export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClien
       seen.add(id);
       counts.replayed += 1;
       lines.push(`${options.dryRun ? 'would replay' : 'replay      '}    ${at}  ${decision.eventId}  ${cls}  ${oneLine(letter.headers[HEADER.error])}`);
-      byTopic.set(decision.topic, [...(byTopic.get(decision.topic) ?? []), decision.record]);
+      const list = byTopic.get(decision.topic);
+      if (list === undefined) byTopic.set(decision.topic, [decision.record]);
+      else list.push(decision.record);
     }
     // Written before the lines are printed: a printed `replay` line is a record on the topic.
     if (producer) for (const [topic, records] of byTopic) await produce(producer, topic, records);

@@ -44,3 +44,17 @@ test('a record going out carries flowyard\'s headers and the carried ones', () =
   const [message] = toMessages([{ key: 'k', value: 'v', headers: { 'fy-event-id': 'e-1' }, carriedHeaders: { 'x-tenant': Buffer.from('acme') } }]);
   expect(message!.headers).toEqual({ 'fy-event-id': 'e-1', 'x-tenant': Buffer.from('acme') });
 });
+
+test('copies of one event share one merged header object, and a different event gets its own', () => {
+  const headers = { 'fy-event-id': Buffer.from('e-1') };
+  const carried = { 'x-tenant': Buffer.from('acme') };
+  const other = { 'fy-event-id': Buffer.from('e-2') };
+  const messages = toMessages([
+    { key: 'k', value: 'v', headers, carriedHeaders: carried },
+    { key: 'k', value: 'v', headers, carriedHeaders: carried },
+    { key: 'k', value: 'v', headers: other, carriedHeaders: carried },
+  ]);
+  expect(messages[0]!.headers).toBe(messages[1]!.headers);
+  expect(messages[2]!.headers).not.toBe(messages[0]!.headers);
+  expect(messages[2]!.headers).toEqual({ 'fy-event-id': Buffer.from('e-2'), 'x-tenant': Buffer.from('acme') });
+});
