@@ -35,7 +35,6 @@ import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } fro
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
-import { ExponentialBackoff } from '../resilience/backoff.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
 import type { PlanDestination, WorkerSlice } from '../topology/plan.js';
 import { planLabels, type RoleContext } from './context.js';
@@ -45,7 +44,8 @@ import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, TRUNCATED_VALUE_BYTES, truncatedOrigi
 import { retryBatch } from './retry-batch.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { StepEmitter } from './worker/emitter.js';
-import { sleep } from '../resilience/abort.js';
+import { AbandonedError } from '../resilience/abort.js';
+import { retryForever } from '../resilience/retry.js';
 
 export interface KafkaTxWorkerOptions {
   /** Run as the destination's compensation worker (its `compensate` sink is `kafka`). */
@@ -384,16 +384,15 @@ export class KafkaTransactionalWorker implements Role {
    * nothing unless the router routes one of these events again.
    */
   private async markDone(eventIds: readonly string[]): Promise<void> {
-    const backoff = new ExponentialBackoff({ ...MARK_BACKOFF, random: Math.random });
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.context.dedup.markAllDone(this.doneName, eventIds);
-      } catch (error) {
-        if (this.stopping.signal.aborted) return;
-        const waitMs = backoff.delayMs(attempt);
-        this.context.logger.warn({ err: error, destination: this.destination.name, attempt, waitMs, events: eventIds.length }, 'recording done-keys after a commit failed; retrying');
-        await sleep(waitMs, this.stopping.signal).catch(() => undefined);
-      }
+    try {
+      await retryForever(() => this.context.dedup.markAllDone(this.doneName, eventIds), {
+        signal: this.stopping.signal,
+        backoff: MARK_BACKOFF,
+        onRetry: (error, attempt, waitMs) =>
+          this.context.logger.warn({ err: error, destination: this.destination.name, attempt, waitMs, events: eventIds.length }, 'recording done-keys after a commit failed; retrying'),
+      });
+    } catch (error) {
+      if (!(error instanceof AbandonedError)) throw error;
     }
   }
 
