@@ -12,9 +12,11 @@
  * keys expire after the dedup TTL, which bounds what an event that is never decided holds.
  */
 import type { Redis } from 'ioredis';
+import { RedisScript } from '../redis/scripts.js';
 import { topologyKeyPrefix } from './keys.js';
 
-const ADD = `
+/** ARGV: prefix, plan id, ttl (s), then key, event id pairs. */
+const ADD = new RedisScript<[prefix: string, plan: string, ttl: number, ...keysAndIds: string[]], number>('fyInFlightAdd', `
 local prefix = ARGV[1]
 local plan = ARGV[2]
 local ttl = tonumber(ARGV[3])
@@ -27,9 +29,10 @@ for i = 4, #ARGV, 2 do
 end
 redis.call('EXPIRE', keys, ttl)
 return 0
-`;
+`, 0);
 
-const SETTLE = `
+/** ARGV: prefix, plan id, then key, event id pairs. */
+const SETTLE = new RedisScript<[prefix: string, plan: string, ...keysAndIds: string[]], number>('fyInFlightSettle', `
 local prefix = ARGV[1]
 local plan = ARGV[2]
 local keys = prefix .. ':inflight-keys:' .. plan
@@ -39,7 +42,7 @@ for i = 3, #ARGV, 2 do
   if redis.call('SCARD', events) == 0 then redis.call('SREM', keys, ARGV[i]) end
 end
 return 0
-`;
+`, 0);
 
 export interface KeyedEvent {
   readonly key: string;
@@ -59,12 +62,12 @@ export class InFlightKeys {
 
   async add(planId: string, events: readonly KeyedEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.redis.eval(ADD, 0, this.prefix, planId, this.ttlSeconds, ...events.flatMap((e) => [e.key, e.eventId]));
+    await ADD.run(this.redis, this.prefix, planId, this.ttlSeconds, ...events.flatMap((e) => [e.key, e.eventId]));
   }
 
   async settle(planId: string, events: readonly KeyedEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.redis.eval(SETTLE, 0, this.prefix, planId, ...events.flatMap((e) => [e.key, e.eventId]));
+    await SETTLE.run(this.redis, this.prefix, planId, ...events.flatMap((e) => [e.key, e.eventId]));
   }
 
   /** The keys among `keys` that have an event in flight in `planId` (one round trip). */

@@ -20,6 +20,7 @@ import type { KafkaClient } from '../kafka/client.js';
 import { readRange, topicRange } from '../kafka/range-reader.js';
 import { parseCompletionsRecord, type CompletionsRecord } from '../runtime/completion.js';
 import type { Plan } from '../topology/plan.js';
+import { RedisScript } from '../redis/scripts.js';
 import { topologyKeyPrefix } from './keys.js';
 
 /** What a set of completions records says Redis held, by key. */
@@ -62,22 +63,23 @@ export function collectState(state: RebuiltState, record: CompletionsRecord, joi
 }
 
 /** KEYS[1]: a group's seq counter; ARGV[1]: a seq it must not be below. */
-const RAISE_SEQ = `
+const RAISE_SEQ = new RedisScript<[counter: string, seq: number], number>('fyRaiseSeq', `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0
-`;
+`, 1);
 
 /** Writes `state` to Redis without lowering or replacing anything there. */
 export async function writeState(redis: Redis, plan: Plan, state: RebuiltState): Promise<void> {
   const prefix = topologyKeyPrefix(plan.name);
   const ttl = plan.dedup.ttlSeconds;
+  RAISE_SEQ.define(redis); // before the pipeline: ioredis copies defined commands into it when it is made
   const pipeline = redis.pipeline();
   for (const [eventId, seq] of state.seqOf) {
     pipeline.set(`${prefix}:routed:${eventId}`, '1', 'EX', ttl);
     pipeline.set(`${prefix}:seqof:${eventId}`, String(seq), 'EX', ttl, 'NX');
   }
-  for (const [key, seq] of state.seqMax) pipeline.eval(RAISE_SEQ, 1, `${prefix}:seq:${key}`, seq);
+  for (const [key, seq] of state.seqMax) RAISE_SEQ.queue(pipeline, `${prefix}:seq:${key}`, seq);
   for (const [doneName, ids] of state.done) for (const id of ids) pipeline.set(`${prefix}:done:${doneName}:${id}`, '1', 'EX', ttl);
   for (const [eventId, fields] of state.track) {
     const key = `${prefix}:track:${eventId}`;

@@ -27,6 +27,7 @@
  */
 import type { Redis } from 'ioredis';
 import { StateLostError } from './epoch.js';
+import { RedisScript } from '../redis/scripts.js';
 import { topologyKeyPrefix } from './keys.js';
 import { StateGuard } from './state-guard.js';
 
@@ -36,7 +37,7 @@ import { StateGuard } from './state-guard.js';
  * (ARGV[3]; '-' when unchecked) nothing is assigned: INCR on an emptied Redis would start
  * every group's seqs again at 1.
  */
-const ASSIGN_SEQ = `
+const ASSIGN_SEQ = new RedisScript<[prefix: string, ttl: number, expected: string, ...idsAndKeys: string[]], [string | null, ...number[]]>('fyAssignSeqs', `
 local prefix = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local expected = ARGV[3]
@@ -53,7 +54,16 @@ for i = 4, #ARGV, 2 do
   out[#out + 1] = tonumber(seq)
 end
 return out
-`;
+`, 0);
+
+/** KEYS: the keys to set to '1'; ARGV[1]: their TTL (s). A batch's marks in one command. */
+const SET_ALL = new RedisScript<[keyCount: number, ...keysThenTtl: (string | number)[]], number>(
+  'fySetAllWithTtl',
+  `
+for i = 1, #KEYS do redis.call('SET', KEYS[i], '1', 'EX', ARGV[1]) end
+return #KEYS
+`,
+);
 
 export class DedupStore {
   private readonly prefix: string;
@@ -81,7 +91,7 @@ export class DedupStore {
   async assignSeqs(events: readonly { eventId: string; key: string }[]): Promise<number[]> {
     if (events.length === 0) return [];
     const args = events.flatMap((e) => [e.eventId, e.key]);
-    const [epoch, ...seqs] = (await this.redis.eval(ASSIGN_SEQ, 0, this.prefix, this.ttlSeconds, this.guard.expected ?? '-', ...args)) as [string | null, ...number[]];
+    const [epoch, ...seqs] = await ASSIGN_SEQ.run(this.redis, this.prefix, this.ttlSeconds, this.guard.expected ?? '-', ...args);
     this.guard.verify(epoch);
     // A recovery wrote a new epoch between arming and this call: the script assigned nothing; the batch's retry will.
     if (seqs.length !== events.length) throw new StateLostError(this.guard.topology, 'the epoch changed while seqs were assigned; retrying');
@@ -118,12 +128,9 @@ export class DedupStore {
     return new Set(ids.filter((_, i) => values[i] !== null));
   }
 
+  /** One command (EVALSHA) for the whole batch, not a SET per key. */
   private async setAll(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.set(key, '1', 'EX', this.ttlSeconds);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (failed) throw failed[0];
+    await SET_ALL.run(this.redis, keys.length, ...keys, this.ttlSeconds);
   }
 }

@@ -20,6 +20,7 @@ import type { Redis } from 'ioredis';
 import type { GroupSnapshot } from './buffer.js';
 import { chooseSnapshot, encodeSnapshot, type StoredGroup } from './progress.js';
 import { topologyKeyPrefix } from '../dedup/keys.js';
+import { RedisScript } from '../redis/scripts.js';
 import { StateLostError } from '../dedup/epoch.js';
 import { StateGuard } from '../dedup/state-guard.js';
 
@@ -28,7 +29,7 @@ import { StateGuard } from '../dedup/state-guard.js';
  * ('-' when unchecked), then one encoded snapshot per group. Returns the epoch found; writes
  * nothing when it is not the expected one.
  */
-const WRITE_SNAPSHOTS = `
+const WRITE_SNAPSHOTS = new RedisScript<[keyCount: number, ...keysThenArgs: (string | number)[]], [string | null]>('fySequencerWriteSnapshots', `
 local ttl = tonumber(ARGV[1])
 local token = ARGV[2]
 local markers = ARGV[3]
@@ -47,7 +48,7 @@ for i = 2, #KEYS do
   redis.call('EXPIRE', KEYS[i], ttl)
 end
 return { epoch }
-`;
+`);
 
 export class SequencerStore {
   private readonly prefix: string;
@@ -92,7 +93,7 @@ export class SequencerStore {
     const keys = [this.guard.key, ...[...snapshots.keys()].map((group) => this.groupKey(group))];
     const values = [...snapshots.values()].map(encodeSnapshot);
     const expected = this.guard.expected ?? '-';
-    const [epoch] = (await this.redis.eval(WRITE_SNAPSHOTS, keys.length, ...keys, this.ttlSeconds, token, `${this.prefix}:txn:`, expected, ...values)) as [string | null];
+    const [epoch] = await WRITE_SNAPSHOTS.run(this.redis, keys.length, ...keys, this.ttlSeconds, token, `${this.prefix}:txn:`, expected, ...values);
     this.guard.verify(epoch);
     // A recovery wrote a new epoch meanwhile: nothing was written; the flush's retry writes it.
     if (expected !== '-' && epoch !== expected) throw new StateLostError(this.guard.topology, 'the epoch changed while snapshots were written; retrying');

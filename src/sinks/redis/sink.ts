@@ -6,6 +6,7 @@
  */
 import type { RedisConnection } from '../../config/env.js';
 import { createRedis, type Redis } from '../../redis/connection.js';
+import { RedisScript } from '../../redis/scripts.js';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
@@ -21,7 +22,7 @@ import { redactUrl, untilAborted } from '../shared.js';
  */
 
 /** ARGV[2] = MAXLEN ('' for none), ARGV[3..] = field, value, ... The guard holds the entry id. */
-const STREAM_SCRIPT = `
+const GUARDED_XADD = new RedisScript<[guard: string, stream: string, ttlSeconds: number, maxLen: string, ...fields: (string | Buffer)[]], number>('fyGuardedXadd', `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local id
 if ARGV[2] == '' then
@@ -31,10 +32,10 @@ else
 end
 redis.call('SET', KEYS[1], id, 'EX', ARGV[1])
 return 1
-`;
+`, 2);
 
 /** ARGV[2..] = field, value, ... written 100 pairs per HSET (Lua's unpack has a stack limit). */
-const HASH_SCRIPT = `
+const GUARDED_HSET = new RedisScript<[guard: string, key: string, ttlSeconds: number, ...fields: string[]], number>('fyGuardedHset', `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local last = #ARGV
 local first = 2
@@ -45,13 +46,7 @@ while first <= last do
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
-`;
-
-/** The commands defineCommand adds; ioredis types them only through module augmentation, which would leak into every Redis user. */
-interface GuardedWrites {
-  fyGuardedXadd(guard: string, stream: string, ttlSeconds: number, maxLen: string, ...fields: (string | Buffer)[]): Promise<number>;
-  fyGuardedHset(guard: string, key: string, ttlSeconds: number, ...fields: string[]): Promise<number>;
-}
+`, 2);
 
 /** Builds the `redis` sink of a destination; start() checks the config, connects, and checks the stream key's type. */
 export function createRedisSink(config: SinkConfig, context: SinkContext): Sink {
@@ -71,8 +66,6 @@ export function createRedisSink(config: SinkConfig, context: SinkContext): Sink 
       renderKey = compileKeyTemplate(options.keyTemplate ?? DEFAULT_KEY_TEMPLATE);
 
       const client = createRedis(connection, context.logger, `flowyard-sink-${context.destination}`);
-      client.defineCommand('fyGuardedXadd', { numberOfKeys: 2, lua: STREAM_SCRIPT });
-      client.defineCommand('fyGuardedHset', { numberOfKeys: 2, lua: HASH_SCRIPT });
       try {
         await client.connect();
         if (mode === 'stream' && options.stream !== undefined) {
@@ -89,16 +82,15 @@ export function createRedisSink(config: SinkConfig, context: SinkContext): Sink 
     async write(record: SinkRecord, signal: AbortSignal) {
       if (redis === undefined || renderKey === undefined) throw new Error('redis sink written before start()');
       signal.throwIfAborted();
-      const commands = redis as unknown as GuardedWrites;
       let dataKey = '';
       try {
         let written: Promise<number>;
         if (mode === 'stream') {
           dataKey = options.stream ?? '';
-          written = commands.fyGuardedXadd(guardKey(dataKey, record.eventId), dataKey, guardTtlSeconds, maxLen === undefined ? '' : String(maxLen), ...streamFields(record));
+          written = GUARDED_XADD.run(redis, guardKey(dataKey, record.eventId), dataKey, guardTtlSeconds, maxLen === undefined ? '' : String(maxLen), ...streamFields(record));
         } else {
           dataKey = keyPrefix + renderKey(record);
-          written = commands.fyGuardedHset(guardKey(dataKey, record.eventId), dataKey, guardTtlSeconds, ...hashFields(record.payload));
+          written = GUARDED_HSET.run(redis, guardKey(dataKey, record.eventId), dataKey, guardTtlSeconds, ...hashFields(record.payload));
         }
         // A command still queued or in flight when the signal fires may yet run: harmless,
         // its guard makes the retry that follows a no-op.
