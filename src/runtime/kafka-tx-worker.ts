@@ -24,7 +24,7 @@
  *
  * Redis is not needed for exactly-once here. Done-keys remain only as a filter for an event id
  * routed twice (a different input record: the router lost its `routed` mark): read with one
- * MGET per transaction, written in one pipeline after it committed.
+ * MGET per transaction, written by one script call (EVALSHA) after it committed.
  */
 import type { Producer } from 'kafkajs';
 import { RuntimeFailure } from '../errors.js';
