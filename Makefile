@@ -55,9 +55,13 @@ infra-down:
 infra-status:
 	@for s in $$(source infra/lib.sh && echo $$LOCAL_SERVERS); do bash infra/$$s.sh status || true; done
 
-## bench: measure against baselines (Kafka and Redis only: the registry and PostgreSQL would take CPU from a 2-core box); writes bench/results/<time>.json, prints the summary
+## bench: flowyard next to Java peers (plain copy, Kafka Streams ALOS / EOS v2, built with Maven by bench/peers/build.sh)
+## and end-to-end latency through real kafka sinks, medians of 3 (Kafka and Redis only: the registry and PostgreSQL would
+## take CPU from a 2-core box); writes bench/results/<time>.json, prints the summary. BENCH_QUICK=1 for a short run;
+## bench/README.md has the knobs and the older figures (BENCH_ONLY). Not part of `make test`
 bench: build
 	@FLOWYARD_LOCAL_SERVERS="kafka redis" $(MAKE) --no-print-directory infra-up
+	bash bench/peers/build.sh
 	node bench/run.mjs
 
 ## bench-compression: produce and consume the same events with each KAFKA_COMPRESSION codec (Kafka only); writes bench/results/compression-<time>.json

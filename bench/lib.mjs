@@ -13,6 +13,8 @@ import { createKafkaClient } from '../dist/kafka/client.js';
 import { createProducer, produce } from '../dist/kafka/producer.js';
 import { ensureTopics } from '../dist/kafka/topics.js';
 import { createLogger } from '../dist/observability/logger.js';
+import { pollUntil } from '../dist/resilience/poll.js';
+import { retryLimited } from '../dist/resilience/retry.js';
 
 /** Every bench figure uses this event shape: 1 KiB JSON, 10,000 causal keys. */
 export const VALUE_BYTES = 1024;
@@ -39,15 +41,51 @@ export function uniqueName(prefix) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** pollUntil needs a stop signal; a bench wait ends by its timeout (Ctrl-C ends the whole process). */
+const never = new globalThis.AbortController().signal;
+
+/**
+ * Resolves true once `condition` holds (checked now, then every `intervalMs`), false after
+ * `timeoutMs`: flowyard's pollUntil (dist/resilience), so the bench polls as flowyard does.
+ */
+export function waitFor(condition, { intervalMs, timeoutMs }) {
+  return pollUntil(condition, { signal: never, intervalMs, until: Date.now() + timeoutMs });
+}
+
+/**
+ * A steady load: `records` to `topic` at `rate` per second, sending every 5 ms what is due
+ * since the start. `producedAt[i]` gets the moment record i's batch was handed to the
+ * producer. Returns the seconds it took and each send's duration in ms.
+ */
+export async function produceSteadily(producer, topic, records, rate, producedAt) {
+  const total = records.length;
+  const sendDurations = [];
+  const t0 = Date.now();
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - t0) * rate) / 1000) + 1);
+    if (due > sent) {
+      const at = Date.now();
+      producedAt.fill(at, sent, due);
+      await produce(producer, topic, records.slice(sent, due));
+      sendDurations.push(Date.now() - at);
+      sent = due;
+    }
+    await sleep(5);
+  }
+  return { t0, seconds: (Date.now() - t0) / 1000, sendDurations };
+}
+
 /**
  * A topology YAML for the benchmarks. Sinks are declared as kafka sinks (the schema needs a
  * real type); the bench processes replace them with a LatencySink (createRoles' override).
- * @param {{name: string, mode: 'fanout'|'cascade', destinations: {name: string, concurrency?: number, ordering?: 'key'|'none'}[]}} spec
+ * `source` defaults to `<name>.events`; two plans may share one (the peers figure).
+ * @param {{name: string, source?: string, mode: 'fanout'|'cascade', destinations: {name: string, concurrency?: number, ordering?: 'key'|'none'}[]}} spec
  */
-export function topologyYaml({ name, mode, destinations, sequencer }) {
+export function topologyYaml({ name, source = `${name}.events`, mode, destinations, sequencer }) {
   const lines = [
     `name: ${name}`,
-    `source: { topic: '${name}.events', format: json, key: customerId, id: eventId }`,
+    `source: { topic: '${source}', format: json, key: customerId, id: eventId }`,
     `mode: ${mode}`,
     `partitions: ${PARTITIONS}`,
     'dedup: { ttlSeconds: 3600 }',
@@ -67,15 +105,8 @@ export function topologyYaml({ name, mode, destinations, sequencer }) {
  * Runs an idempotent Kafka admin step again while the broker answers with a retriable error
  * (a topic just created is "not hosted" for a moment while its leaders are elected).
  */
-export async function retrying(step, attempts = 20) {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await step();
-    } catch (error) {
-      if (error?.retriable !== true || attempt >= attempts) throw error;
-      await sleep(250);
-    }
-  }
+export function retrying(step, attempts = 20) {
+  return retryLimited(step, { attempts, waitMs: () => 250, retryIf: (error) => error?.retriable === true });
 }
 
 /**

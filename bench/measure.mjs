@@ -14,7 +14,12 @@
  *   kafkasink    router + every worker writing REAL kafka sinks, on a pre-filled source, until
  *                every destination has written `expected` events: `path: transactional` is what
  *                `flowyard run` does, `path: generic` forces the per-record kafka sink through the
- *                generic worker (what flowyard ran before the transactional path)
+ *                generic worker (what flowyard ran before the transactional path); with
+ *                `steady: true` it reports ready instead and runs until told to stop (the
+ *                latency figure, whose load and measurement are the parent's)
+ *
+ * Waits go through flowyard's resilience layer (dist/resilience): pollUntil for conditions only
+ * polling can see. The signal aborts when the parent goes away, so an orphan stops polling.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import process from 'node:process';
@@ -27,9 +32,14 @@ import { createRoles } from '../dist/runtime/roles.js';
 import { createSink } from '../dist/sinks/registry.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
+import { pollUntil } from '../dist/resilience/poll.js';
 import { LatencySink, benchEnv, benchKafka, benchLogger, committedTotal, countRoundTrips, procMemory, sampleWorkerGauges, sleep, summarize } from './lib.mjs';
 
 const POLL_MS = 100;
+
+/** Ends every wait of this process once the parent (the suite) is gone. */
+const orphaned = new globalThis.AbortController();
+process.once('disconnect', () => orphaned.abort());
 
 const send = (message) => new Promise((resolve) => process.send(message, resolve));
 
@@ -42,13 +52,17 @@ async function untilCommitted(groupId, topics, expected, started, timeoutMs) {
   const admin = benchKafka('bench-watch').admin();
   await admin.connect();
   try {
-    for (;;) {
-      const total = await committedTotal(admin, groupId, topics);
-      const elapsed = performance.now() - started;
-      if (total >= expected) return { elapsedMs: elapsed, committed: total };
-      if (elapsed > timeoutMs) return { elapsedMs: elapsed, committed: total, timedOut: true };
-      await sleep(POLL_MS);
-    }
+    let committed = 0;
+    let reachedAt = 0;
+    const reached = await pollUntil(
+      async () => {
+        committed = await committedTotal(admin, groupId, topics);
+        reachedAt = performance.now();
+        return committed >= expected;
+      },
+      { signal: orphaned.signal, intervalMs: POLL_MS, until: Date.now() + Math.max(0, started + timeoutMs - performance.now()) },
+    );
+    return { elapsedMs: (reached ? reachedAt : performance.now()) - started, committed, ...(!reached && { timedOut: true }) };
   } finally {
     await admin.disconnect();
   }
@@ -145,9 +159,8 @@ async function worker({ yaml, destination, latencyMs, warmupMs, windowMs }) {
   return withRoles({ yaml, roles: ['worker'], destinations: [destination], latencies: { [destination]: latencyMs } }, async ({ sinks, roundTrips, metrics }) => {
     const sink = sinks.get(destination);
     const delay = loopDelay();
-    const deadline = performance.now() + 30_000;
-    while (sink.firstWriteAt === undefined && performance.now() < deadline) await sleep(5);
-    if (sink.firstWriteAt === undefined) return { error: 'no write within 30 s' };
+    const wrote = await pollUntil(() => sink.firstWriteAt !== undefined, { signal: orphaned.signal, intervalMs: 5, until: Date.now() + 30_000 });
+    if (!wrote) return { error: 'no write within 30 s' };
     await sleep(Math.max(0, sink.firstWriteAt + warmupMs - performance.now()));
     const before = sink.writes;
     const windowStart = performance.now();
@@ -222,8 +235,9 @@ async function flowyard({ yaml, latencies, roles = ['router', 'worker'] }) {
 /**
  * Router + workers into real kafka sinks, from after every role started until each
  * destination counted `expected` ok writes (flowyard_writes_total): events/s of the fan-out.
+ * `steady`: report ready, run until the parent says stop (it produces and measures).
  */
-async function kafkasink({ yaml, expected, timeoutMs, path }) {
+async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
   const env = benchEnv();
   const shared = await createSharedClients(env, benchLogger(env));
   const roundTrips = countRoundTrips(shared.kafka, shared.redis);
@@ -232,6 +246,13 @@ async function kafkasink({ yaml, expected, timeoutMs, path }) {
   const created = await createRoles(plan, shared, { roles: new Set(['router', 'worker']) }, overrides);
   for (const role of created) await role.start();
   try {
+    if (steady) {
+      const delay = loopDelay();
+      await send({ type: 'ready', memory: procMemory(process.pid) });
+      await new Promise((resolve) => process.once('message', resolve));
+      const cpu = process.cpuUsage();
+      return { path, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, memoryBeforeStop: procMemory(process.pid), roundTrips: roundTrips() };
+    }
     const started = performance.now();
     const destinations = plan.destinations.map((d) => d.name);
     const written = async () => {
@@ -240,12 +261,17 @@ async function kafkasink({ yaml, expected, timeoutMs, path }) {
       for (const v of values) if (v.labels.outcome === 'ok' && v.labels.destination in byDestination) byDestination[v.labels.destination] += v.value;
       return byDestination;
     };
-    let counts = await written();
-    while (Object.values(counts).some((n) => n < expected) && performance.now() - started < timeoutMs) {
-      await sleep(POLL_MS);
-      counts = await written();
-    }
-    const elapsedMs = performance.now() - started;
+    let counts = {};
+    let countedAt = started;
+    await pollUntil(
+      async () => {
+        counts = await written();
+        countedAt = performance.now();
+        return Object.values(counts).every((n) => n >= expected);
+      },
+      { signal: orphaned.signal, intervalMs: POLL_MS, until: Date.now() + timeoutMs },
+    );
+    const elapsedMs = countedAt - started;
     const events = Math.min(...Object.values(counts));
     const cpu = process.cpuUsage();
     return { path, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };

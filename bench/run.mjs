@@ -26,7 +26,8 @@ const snapshot = mkdtempSync(join(os.tmpdir(), 'flowyard-bench-'));
 let status = 1;
 try {
   cpSync(join(repo, 'dist'), join(snapshot, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
-  cpSync(here, join(snapshot, 'bench'), { recursive: true, filter: (src) => !src.startsWith(join(here, 'results')) });
+  // Not results/, nor the Java peers' build (80 MB of jars): the suite runs those from the checkout.
+  cpSync(here, join(snapshot, 'bench'), { recursive: true, filter: (src) => !src.startsWith(join(here, 'results')) && !src.startsWith(join(here, 'peers', 'target')) });
   copyFileSync(join(repo, 'package.json'), join(snapshot, 'package.json')); // "type": "module" for dist/*.js
   symlinkSync(join(repo, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
   const run = spawnSync(process.execPath, [join(snapshot, 'bench', 'suite.mjs')], { stdio: 'inherit', env: { ...process.env, BENCH_REPO: repo } });

@@ -11,6 +11,14 @@
  *      (backlog throughput, and p50/p99 to the output at a steady rate both sustain)
  *   6. router + workers into REAL kafka sinks, fan-out x3 (BENCH_ONLY=kafkasink, not in the
  *      default set): the transactional path vs the generic worker's per-record kafka sink
+ *   7. (peers) fan-out x3 throughput next to Java peers in the same run: plain Java copy,
+ *      Kafka Streams at_least_once / exactly_once_v2, flowyard router alone, router + REAL
+ *      kafka-sink workers; ratios vs Kafka Streams EOS v2 (bench/peers.mjs)
+ *   8. (latency) produce -> record in each of 3 REAL kafka sink topics (read_committed) at a
+ *      steady rate: flowyard vs Kafka Streams exactly_once_v2 (bench/peers.mjs)
+ *
+ * `make bench` runs 7 and 8 (BENCH_ONLY default `peers,latency`); 1-6 by name, e.g.
+ * BENCH_ONLY=router,worker,e2e,sequencer. BENCH_QUICK=1: one run, 10,000 events, 10 s of load.
  *
  * Every figure is the median of BENCH_RUNS runs (default 3); each run uses topics, groups and
  * Redis keys of its own (random suffix), deleted afterwards. Raw results go to
@@ -21,7 +29,8 @@
  * BENCH_E2E_MODES=fanout,cascade, BENCH_E2E_DRAIN_MS, BENCH_SEQ_BACKLOG, BENCH_SEQ_RATE,
  * BENCH_SEQ_SECONDS, BENCH_KAFKASINK_EVENTS, BENCH_KAFKASINK_GENERIC_EVENTS, BENCH_MAX_MESSAGE_BYTES (0 = broker
  * default), BENCH_PROFILE=1 (node --cpu-prof of every measured process into
- * bench/results/profiles/), LOG_LEVEL (children; default warn).
+ * bench/results/profiles/), LOG_LEVEL (children; default warn), BENCH_PEERS_EVENTS,
+ * BENCH_PEERS_TIMEOUT_MS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DRAIN_MS, BENCH_QUICK=1.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,16 +48,20 @@ import { HEADER } from '../dist/runtime/headers.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
-import { KEYS, PARTITIONS, TOPIC_CONFIG, VALUE_BYTES, benchEnv, benchLogger, cleanup, createBenchTopics, fill, median, procMemory, sleep, summarize, topologyYaml, uniqueName } from './lib.mjs';
+import { LATENCY_SYSTEMS, createPeers } from './peers.mjs';
+import { KEYS, PARTITIONS, TOPIC_CONFIG, VALUE_BYTES, benchEnv, benchLogger, cleanup, createBenchTopics, fill, median, procMemory, produceSteadily, sleep, summarize, topologyYaml, uniqueName, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The checkout (results, versions); `here` may be a snapshot made by bench/run.mjs. */
 const repo = process.env.BENCH_REPO ?? join(here, '..');
 const int = (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name], 10) : fallback);
+/** BENCH_QUICK=1: a short run to see that everything works, not figures to quote. */
+const QUICK = process.env.BENCH_QUICK === '1';
 
 const CONFIG = {
-  runs: int('BENCH_RUNS', 3),
-  only: new Set((process.env.BENCH_ONLY ?? 'router,worker,e2e,sequencer').split(',').map((s) => s.trim())),
+  runs: int('BENCH_RUNS', QUICK ? 1 : 3),
+  quick: QUICK,
+  only: new Set((process.env.BENCH_ONLY ?? 'peers,latency').split(',').map((s) => s.trim())),
   valueBytes: VALUE_BYTES,
   keys: KEYS,
   partitions: PARTITIONS,
@@ -87,7 +100,11 @@ const CONFIG = {
     genericEvents: int('BENCH_KAFKASINK_GENERIC_EVENTS', 6_000),
     timeoutMs: int('BENCH_ROUTER_TIMEOUT_MS', 180_000),
   },
-  targets: { routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
+  /** Figure 7: the issue's workload (100k events pre-filled); a system not done by the timeout is rated on what it did. */
+  peers: { events: int('BENCH_PEERS_EVENTS', QUICK ? 10_000 : 100_000), timeoutMs: int('BENCH_PEERS_TIMEOUT_MS', 120_000) },
+  /** Figure 8: steady fan-out into real kafka sinks. */
+  latency: { rate: int('BENCH_LATENCY_RATE', 1_000), seconds: int('BENCH_LATENCY_SECONDS', QUICK ? 10 : 30), warmupSeconds: 2, drainTimeoutMs: int('BENCH_LATENCY_DRAIN_MS', 15_000) },
+  targets: { kafkaSinksVsEos: 0.5, routerVsEos: 1.0, latencyP99Ms: 250, routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
   profile: process.env.BENCH_PROFILE === '1',
 };
 
@@ -243,29 +260,13 @@ async function e2eRun(shared, mode) {
     let peakSampledRss = 0;
     const sampler = setInterval(() => (peakSampledRss = Math.max(peakSampledRss, procMemory(pid).rssMiB || 0)), 250);
 
-    // Steady load: every 5 ms, send what is due since the start; the produce time of an event
-    // is the moment its batch is handed to the producer.
+    // Steady load; the produce time of an event is the moment its batch is handed to the producer.
     const producer = await createProducer(shared.kafka);
-    const sendDurations = [];
     const source = plan.source.topics[0];
-    const t0 = Date.now();
-    let sent = 0;
-    while (sent < total) {
-      const due = Math.min(total, Math.floor(((Date.now() - t0) * rate) / 1000) + 1);
-      if (due > sent) {
-        const at = Date.now();
-        producedAt.fill(at, sent, due);
-        await produce(producer, source, records.slice(sent, due));
-        sendDurations.push(Date.now() - at);
-        sent = due;
-      }
-      await sleep(5);
-    }
-    const produceSeconds = (Date.now() - t0) / 1000;
+    const { t0, seconds: produceSeconds, sendDurations } = await produceSteadily(producer, source, records, rate, producedAt);
     await producer.disconnect();
 
-    const drainDeadline = Date.now() + drainTimeoutMs;
-    while (complete < total && Date.now() < drainDeadline) await sleep(100);
+    await waitFor(() => complete >= total, { intervalMs: 100, timeoutMs: drainTimeoutMs });
     clearInterval(sampler);
     const memory = procMemory(pid);
     flowyard.child.send({ type: 'stop' });
@@ -387,19 +388,8 @@ async function sequencerRun(shared, variant) {
 
     const producer = await createProducer(shared.kafka);
     const source = plan.source.topics[0];
-    const t0 = Date.now();
-    let sent = 0;
-    while (sent < steady) {
-      const due = Math.min(steady, Math.floor(((Date.now() - t0) * rate) / 1000) + 1);
-      if (due > sent) {
-        producedAt.fill(Date.now(), sent, due);
-        await produce(producer, source, records.slice(sent, due));
-        sent = due;
-      }
-      await sleep(5);
-    }
-    const steadyDeadline = Date.now() + drainTimeoutMs;
-    while (out < steady && Date.now() < steadyDeadline) await sleep(50);
+    const { t0 } = await produceSteadily(producer, source, records.slice(0, steady), rate, producedAt);
+    await waitFor(() => out >= steady, { intervalMs: 50, timeoutMs: drainTimeoutMs });
     const from = t0 + warmupSeconds * 1000;
     const measured = [];
     for (let i = 0; i < steady; i += 1) if (producedAt[i] >= from) measured.push(i);
@@ -410,8 +400,7 @@ async function sequencerRun(shared, variant) {
     producedAt.fill(b0, steady, total);
     for (let i = steady; i < total; i += 2_000) await produce(producer, source, records.slice(i, Math.min(total, i + 2_000)));
     await producer.disconnect();
-    const backlogDeadline = b0 + backlogTimeoutMs;
-    while (out < total && Date.now() < backlogDeadline) await sleep(50);
+    await waitFor(() => out >= total, { intervalMs: 50, timeoutMs: Math.max(0, b0 + backlogTimeoutMs - Date.now()) });
     let lastOut = 0;
     for (let i = steady; i < total; i += 1) lastOut = Math.max(lastOut, outAt[i]);
     const backlogOut = outAt.subarray(steady).filter((t) => t > 0).length;
@@ -474,6 +463,9 @@ function machine() {
     memTotalGiB: round(os.totalmem() / 2 ** 30),
     node: process.version,
     kafka: /<kafka\.version>(.*)<\/kafka\.version>/.exec(pom)?.[1],
+    peersKafkaClients: /<kafka\.version>(.*)<\/kafka\.version>/.exec(readFileSync(join(repo, 'bench/peers/pom.xml'), 'utf8'))?.[1],
+    java: sh('sh', ['-c', 'java -version 2>&1 | head -1']),
+    loadAverage: os.loadavg(),
     kafkajs: JSON.parse(readFileSync(join(repo, 'node_modules/kafkajs/package.json'), 'utf8')).version,
     redis: sh('redis-server', ['--version'])?.match(/v=(\S+)/)?.[1],
     kernel: os.release(),
@@ -567,7 +559,8 @@ function printSummary(m, seconds) {
   const yes = (met) => (met ? 'met' : 'MISSED');
   say('');
   say(`flowyard bench, ${CONFIG.runs} runs per figure, medians (${round(seconds / 60, 1)} min; raw: bench/results/${stamp}.json)`);
-  say('figure                                        flowyard        baseline                       ratio / margin      target');
+  say(`load average before ${output.loadBefore.map((l) => round(l, 2)).join(' ')}, after ${output.loadAfter.map((l) => round(l, 2)).join(' ')} (${output.machine.nproc} cores)`);
+  if (m.router || m.worker || m.fanout || m.cascade || m.rss) say('figure                                        flowyard        baseline                       ratio / margin      target');
   if (m.router) {
     say(`router fan-out x3, events/s                   ${String(m.router.routerEventsPerSec).padEnd(15)} ${String(m.router.passthroughEventsPerSec).padEnd(8)} pass-through            ${String(m.router.ratio).padEnd(6)}x             ${m.router.target}: ${yes(m.router.met)}`);
     say(`  (vs a transactional pass-through)           ${''.padEnd(15)} ${String(m.router.transactionalPassthroughEventsPerSec).padEnd(8)} txn pass-through        ${m.router.ratioVsTransactionalPassthrough}x`);
@@ -596,6 +589,7 @@ function printSummary(m, seconds) {
     if (k) say(`${`router + kafka-sink workers x3, ${path}, ev/s`.padEnd(45)} ${String(k.eventsPerSec).padEnd(15)} runs ${k.runs.join(', ')}; process CPU ${k.cpuSeconds} s`);
   }
   if (m.kafkaSinkGain !== undefined) say(`  (transactional / generic per-record kafka sink: ${m.kafkaSinkGain}x)`);
+  for (const line of peers.summaryLines(m)) say(line);
   if (m.rss) say(`peak RSS under load 3, MiB                    ${String(m.rss.peakMiB).padEnd(15)} ${String(m.rss.startupMiB).padEnd(8)} same process idle       max ${m.rss.maxOfRunsMiB}          ${m.rss.target}: ${yes(m.rss.met)}`);
 }
 
@@ -604,13 +598,38 @@ function printSummary(m, seconds) {
 const started = performance.now();
 const env = benchEnv();
 const shared = await createSharedClients(env, benchLogger(env));
-const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [] };
+const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [], peers: [], latency: [] };
+const peers = createPeers({ repo, logFd, measure, config: CONFIG, round });
 const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
+// The box may be shared: the load average before and after, and each figure's own, go into the file.
 const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
 let exitCode = 0;
 try {
   say(`flowyard bench: ${CONFIG.runs} runs; machine ${output.machine.nproc} cores, ${output.machine.cpuModel}; node ${output.machine.node}, Kafka ${output.machine.kafka}; child logs: ${logPath}`);
   for (let run = 0; run < CONFIG.runs; run += 1) {
+    if (CONFIG.only.has('peers')) {
+      const p = await peers.throughputRun(shared, run);
+      results.peers.push(p);
+      save();
+      const rate = (s) => `${round(p[s].eventsPerSec)}${p[s].timedOut ? ' (cut off)' : ''}`;
+      say(
+        `[run ${run + 1}] fan-out x3, ${p.events} events, ev/s: Java copy ${rate('copy')}, Streams ALOS ${rate('streamsAlos')}, Streams EOS v2 ${rate('streamsEos')}, ` +
+          `router ${rate('router')} (${round(p.ratioVsStreamsEos.router, 3)}x EOS), router + kafka sinks ${rate('routerKafkaSinks')} (${round(p.ratioVsStreamsEos.routerKafkaSinks, 3)}x EOS); load ${p.load.join(' ')}`,
+      );
+    }
+    if (CONFIG.only.has('latency')) {
+      // Alternate who goes first, so neither always meets a warmer broker.
+      for (const system of run % 2 === 0 ? LATENCY_SYSTEMS : [...LATENCY_SYSTEMS].reverse()) {
+        const l = await peers.latencyRun(shared, run, system);
+        results.latency.push(l);
+        save();
+        const ge = (flag) => (flag ? '>=' : '');
+        say(
+          `[run ${run + 1}] e2e ${l.system} at ${l.achievedRate}/s into 3 kafka sinks: p50 ${ge(l.perSinkRecord.censored?.p50)}${l.perSinkRecord.p50} ms, p99 ${ge(l.perSinkRecord.censored?.p99)}${l.perSinkRecord.p99} ms ` +
+            `per sink record (all three ${l.allThreeSinks.p50}/${l.allThreeSinks.p99} ms); missing ${l.perSinkRecord.missing}; CPU ${l.cpuSecondsUnderLoad} s, broker ${l.brokerCpuSecondsUnderLoad} s; load ${l.load.join(' ')}`,
+        );
+      }
+    }
     if (CONFIG.only.has('router')) {
       const r = await routerRun(shared, run);
       results.router.push(r);
@@ -666,7 +685,7 @@ try {
 } finally {
   output.loadAfter = os.loadavg();
   output.seconds = round((performance.now() - started) / 1000);
-  output.medians = medians(results);
+  output.medians = { ...medians(results), ...peers.medians(results) };
   save();
   printSummary(output.medians, output.seconds);
   await closeSharedClients(shared);

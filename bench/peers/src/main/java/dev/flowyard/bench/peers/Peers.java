@@ -1,0 +1,189 @@
+package dev.flowyard.bench.peers;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Produced;
+
+/**
+ * The Java peers of flowyard's benchmark (bench/README.md "Peers"), one process per run, started
+ * by bench/suite.mjs:
+ *
+ * <pre>
+ *   java -cp ... dev.flowyard.bench.peers.Peers copy    bootstrap=H:P source=T group=G outputs=A,B,C [compression=lz4]
+ *   java -cp ... dev.flowyard.bench.peers.Peers streams bootstrap=H:P source=T group=G outputs=A,B,C guarantee=at_least_once|exactly_once_v2 stateDir=D [compression=lz4]
+ * </pre>
+ *
+ * Each prints {@code READY} on stdout once it consumes (the copy: partitions assigned; Streams:
+ * state RUNNING), reads from the earliest offset, copies every record's key and value to each
+ * output topic, and runs until SIGTERM, when it closes its clients and prints {@code STOPPED}.
+ * The suite decides when a run is done from the broker (committed offsets, watermarks), so the
+ * peers count nothing themselves. Client settings are the library defaults except the codec
+ * (flowyard's default, lz4, so every system compresses the same way) and reading from the start.
+ */
+public final class Peers {
+  private Peers() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 1) usage("no mode given");
+    Map<String, String> options = new HashMap<>();
+    for (int i = 1; i < args.length; i++) {
+      int eq = args[i].indexOf('=');
+      if (eq <= 0) usage("argument '" + args[i] + "' is not key=value");
+      options.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+    }
+    switch (args[0]) {
+      case "copy" -> copy(options);
+      case "streams" -> streams(options);
+      default -> usage("unknown mode '" + args[0] + "'");
+    }
+  }
+
+  private static void usage(String why) {
+    System.err.println("peers: " + why + "; usage: Peers copy|streams bootstrap=H:P source=T group=G outputs=A,B,C [guarantee=at_least_once|exactly_once_v2 stateDir=D] [compression=lz4]");
+    System.exit(2);
+  }
+
+  private static String required(Map<String, String> options, String key) {
+    String value = options.get(key);
+    if (value == null || value.isEmpty()) usage("missing " + key + "=");
+    return value;
+  }
+
+  private static void say(String line) {
+    System.out.println(line);
+    System.out.flush();
+  }
+
+  /**
+   * The ceiling: poll, send each record to every output, flush, commit; nothing else. At least
+   * once (a crash between flush and commit copies the batch again), no transactions.
+   */
+  private static void copy(Map<String, String> options) throws InterruptedException {
+    String bootstrap = required(options, "bootstrap");
+    String source = required(options, "source");
+    List<String> outputs = List.of(required(options, "outputs").split(","));
+
+    Properties consumerProps = new Properties();
+    consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, required(options, "group"));
+    consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    Properties producerProps = new Properties();
+    producerProps.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    producerProps.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, options.getOrDefault("compression", "lz4"));
+
+    AtomicBoolean running = new AtomicBoolean(true);
+    CountDownLatch closed = new CountDownLatch(1);
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+         KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        running.set(false);
+        consumer.wakeup();
+        try {
+          closed.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }));
+      AtomicBoolean announced = new AtomicBoolean(false);
+      consumer.subscribe(List.of(source), new ConsumerRebalanceListener() {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+          if (!partitions.isEmpty() && announced.compareAndSet(false, true)) say("READY");
+        }
+      });
+      while (running.get()) {
+        ConsumerRecords<byte[], byte[]> records;
+        try {
+          records = consumer.poll(Duration.ofMillis(100));
+        } catch (WakeupException e) {
+          break;
+        }
+        if (records.isEmpty()) continue;
+        List<java.util.concurrent.Future<?>> sent = new ArrayList<>(records.count() * outputs.size());
+        for (ConsumerRecord<byte[], byte[]> record : records) {
+          for (String output : outputs) sent.add(producer.send(new ProducerRecord<>(output, record.key(), record.value())));
+        }
+        producer.flush();
+        // flush() returns once every send completed; a failed one must not be committed past.
+        for (java.util.concurrent.Future<?> future : sent) {
+          try {
+            future.get();
+          } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("produce failed; not committing this batch", e.getCause());
+          }
+        }
+        consumer.commitSync();
+      }
+    } finally {
+      say("STOPPED");
+      closed.countDown();
+    }
+  }
+
+  /** Kafka Streams: the source stream written to each output topic, with the given processing guarantee. */
+  private static void streams(Map<String, String> options) throws InterruptedException {
+    String guarantee = required(options, "guarantee");
+    if (!guarantee.equals(StreamsConfig.AT_LEAST_ONCE) && !guarantee.equals(StreamsConfig.EXACTLY_ONCE_V2)) {
+      usage("guarantee must be " + StreamsConfig.AT_LEAST_ONCE + " or " + StreamsConfig.EXACTLY_ONCE_V2 + ", not '" + guarantee + "'");
+    }
+    Properties props = new Properties();
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, required(options, "group"));
+    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, required(options, "bootstrap"));
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, required(options, "stateDir"));
+    props.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), options.getOrDefault("compression", "lz4"));
+    props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
+
+    StreamsBuilder builder = new StreamsBuilder();
+    KStream<byte[], byte[]> stream = builder.stream(required(options, "source"), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+    for (String output : required(options, "outputs").split(",")) stream.to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
+
+    CountDownLatch done = new CountDownLatch(1);
+    KafkaStreams streams = new KafkaStreams(builder.build(), props);
+    AtomicBoolean announced = new AtomicBoolean(false);
+    streams.setStateListener((now, before) -> {
+      if (now == KafkaStreams.State.RUNNING && announced.compareAndSet(false, true)) say("READY");
+      if (now == KafkaStreams.State.ERROR) {
+        System.err.println("peers: Kafka Streams went to ERROR");
+        done.countDown();
+      }
+    });
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      streams.close(Duration.ofSeconds(20));
+      say("STOPPED");
+      done.countDown();
+    }));
+    streams.start();
+    done.await();
+    if (streams.state() == KafkaStreams.State.ERROR) System.exit(1);
+  }
+}
