@@ -1,7 +1,6 @@
 package dev.flowyard.bench.peers;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
@@ -9,6 +8,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -79,9 +79,13 @@ public final class Peers {
     System.out.flush();
   }
 
+  /** How often the copy flushes and commits: Kafka Streams' commit interval under exactly_once_v2. */
+  private static final long COPY_COMMIT_INTERVAL_MS = 100;
+
   /**
-   * The ceiling: poll, send each record to every output, flush, commit; nothing else. At least
-   * once (a crash between flush and commit copies the batch again), no transactions.
+   * The ceiling: poll, send each record to every output without waiting, and every 100 ms flush
+   * the producer and commit what was consumed; nothing else. At least once (a crash between
+   * flush and commit copies those records again), no transactions, no headers.
    */
   private static void copy(Map<String, String> options) throws InterruptedException {
     String bootstrap = required(options, "bootstrap");
@@ -99,6 +103,7 @@ public final class Peers {
 
     AtomicBoolean running = new AtomicBoolean(true);
     CountDownLatch closed = new CountDownLatch(1);
+    AtomicReference<Exception> failed = new AtomicReference<>();
     try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
          KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(producerProps, new ByteArraySerializer(), new ByteArraySerializer())) {
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -120,6 +125,8 @@ public final class Peers {
           if (!partitions.isEmpty() && announced.compareAndSet(false, true)) say("READY");
         }
       });
+      long lastCommit = System.currentTimeMillis();
+      boolean uncommitted = false;
       while (running.get()) {
         ConsumerRecords<byte[], byte[]> records;
         try {
@@ -127,21 +134,22 @@ public final class Peers {
         } catch (WakeupException e) {
           break;
         }
-        if (records.isEmpty()) continue;
-        List<java.util.concurrent.Future<?>> sent = new ArrayList<>(records.count() * outputs.size());
         for (ConsumerRecord<byte[], byte[]> record : records) {
-          for (String output : outputs) sent.add(producer.send(new ProducerRecord<>(output, record.key(), record.value())));
-        }
-        producer.flush();
-        // flush() returns once every send completed; a failed one must not be committed past.
-        for (java.util.concurrent.Future<?> future : sent) {
-          try {
-            future.get();
-          } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException("produce failed; not committing this batch", e.getCause());
+          for (String output : outputs) {
+            producer.send(new ProducerRecord<>(output, record.key(), record.value()), (metadata, error) -> {
+              if (error != null) failed.compareAndSet(null, error);
+            });
           }
         }
-        consumer.commitSync();
+        uncommitted |= !records.isEmpty();
+        if (uncommitted && System.currentTimeMillis() - lastCommit >= COPY_COMMIT_INTERVAL_MS) {
+          // flush() returns once every send completed; a failed one must not be committed past.
+          producer.flush();
+          if (failed.get() != null) throw new IllegalStateException("produce failed; not committing", failed.get());
+          consumer.commitSync();
+          lastCommit = System.currentTimeMillis();
+          uncommitted = false;
+        }
       }
     } finally {
       say("STOPPED");
