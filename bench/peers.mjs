@@ -184,7 +184,15 @@ export function createPeers({ repo, logFd, measure, config, round }) {
       for (const system of order) {
         const brokerBefore = broker === undefined ? Number.NaN : cpuSeconds(broker);
         const result = await jobs[system]();
-        out[system] = { ...result, brokerCpuSeconds: round(cpuSeconds(broker) - brokerBefore, 2), loadAfter: round(os.loadavg()[0], 2) };
+        const brokerCpu = cpuSeconds(broker) - brokerBefore;
+        // CPU per event holds up better than events/s on a loaded box: it does not depend on how much of a core a process got.
+        out[system] = {
+          ...result,
+          cpuMsPerEvent: round((result.cpuSeconds * 1000) / result.events, 3),
+          brokerCpuSeconds: round(brokerCpu, 2),
+          brokerCpuMsPerEvent: round((brokerCpu * 1000) / result.events, 3),
+          loadAfter: round(os.loadavg()[0], 2),
+        };
       }
       const eos = out.streamsEos.eventsPerSec;
       out.ratioVsStreamsEos = Object.fromEntries(THROUGHPUT_SYSTEMS.map((s) => [s, out[s].eventsPerSec === undefined || !eos ? undefined : out[s].eventsPerSec / eos]));
@@ -334,7 +342,9 @@ export function createPeers({ repo, logFd, measure, config, round }) {
             runs: t.map((x) => round(x[s].eventsPerSec)),
             ratioVsStreamsEos: round(median(t.map((x) => x.ratioVsStreamsEos[s])), 3),
             cpuSeconds: round(median(t.map((x) => x[s].cpuSeconds)), 1),
+            cpuMsPerEvent: round(median(t.map((x) => x[s].cpuMsPerEvent)), 3),
             brokerCpuSeconds: round(median(t.map((x) => x[s].brokerCpuSeconds)), 1),
+            brokerCpuMsPerEvent: round(median(t.map((x) => x[s].brokerCpuMsPerEvent)), 3),
             timedOutRuns: t.filter((x) => x[s].timedOut).length,
           },
         ]),
@@ -379,11 +389,11 @@ export function createPeers({ repo, logFd, measure, config, round }) {
     const yes = (met) => (met ? 'met' : 'MISSED');
     if (m.peers) {
       const label = { copy: 'plain Java copy (ceiling)', streamsAlos: 'Kafka Streams at_least_once', streamsEos: 'Kafka Streams exactly_once_v2', router: 'flowyard router alone', routerKafkaSinks: 'flowyard router + kafka-sink workers' };
-      lines.push(`fan-out x3 into Kafka topics, ${config.peers.events} events pre-filled       events/s   vs Streams EOS v2   process CPU s   broker CPU s   runs`);
+      lines.push(`fan-out x3 into Kafka topics, ${config.peers.events} events pre-filled       events/s   vs Streams EOS v2   CPU ms/event   broker ms/event   runs`);
       for (const s of THROUGHPUT_SYSTEMS) {
         const p = m.peers[s];
         const target = m.peers.targets[s] ? `   ${m.peers.targets[s].target}: ${yes(m.peers.targets[s].met)}` : '';
-        lines.push(`  ${label[s].padEnd(64)} ${String(p.eventsPerSec).padEnd(10)} ${`${p.ratioVsStreamsEos}x`.padEnd(19)} ${String(p.cpuSeconds).padEnd(15)} ${String(p.brokerCpuSeconds).padEnd(14)} ${p.runs.join(', ')}${p.timedOutRuns ? ` (${p.timedOutRuns} cut off by the timeout)` : ''}${target}`);
+        lines.push(`  ${label[s].padEnd(64)} ${String(p.eventsPerSec).padEnd(10)} ${`${p.ratioVsStreamsEos}x`.padEnd(19)} ${String(p.cpuMsPerEvent).padEnd(14)} ${String(p.brokerCpuMsPerEvent).padEnd(17)} ${p.runs.join(', ')}${p.timedOutRuns ? ` (${p.timedOutRuns} cut off by the timeout)` : ''}${target}`);
       }
     }
     for (const system of LATENCY_SYSTEMS) {
