@@ -69,6 +69,26 @@ async function untilCommitted(groupId, topics, expected, started, timeoutMs) {
 }
 
 /**
+ * Waits until each group has joined (state Stable, members assigned): kafkajs' run() returns
+ * before the join, and the Java peers start their clock at assignment too. Returns ms waited.
+ */
+async function untilGroupsStable(kafka, groups) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const started = performance.now();
+  try {
+    const stable = await pollUntil(
+      async () => (await admin.describeGroups([...groups])).groups.every((g) => g.state === 'Stable' && g.members.length > 0),
+      { signal: orphaned.signal, intervalMs: 50, until: Date.now() + 60_000 },
+    );
+    if (!stable) throw new Error(`groups ${groups.join(', ')} did not join within 60 s`);
+    return performance.now() - started;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * The baseline of the router figure: what the same client does when it only copies. Same
  * BatchConsumer (1 MiB per partition per fetch, one partition at a time), same producer
  * settings (idempotent, acks=all), one sendBatch per consumed batch to the 3 topics, keyed by
@@ -137,7 +157,7 @@ async function withRoles({ yaml, roles, destinations, latencies }, body) {
   );
   for (const role of created) await role.start();
   try {
-    return await body({ plan, sinks, roundTrips, metrics: shared.metrics });
+    return await body({ plan, sinks, roundTrips, metrics: shared.metrics, kafka: shared.kafka });
   } finally {
     for (const role of created) await role.stop();
     await closeSharedClients(shared);
@@ -146,11 +166,12 @@ async function withRoles({ yaml, roles, destinations, latencies }, body) {
 
 /** The Router alone, from after its group join until its transactions committed `expected` source offsets. */
 async function router({ yaml, expected, timeoutMs }) {
-  return withRoles({ yaml, roles: ['router'], latencies: {} }, async ({ plan, roundTrips }) => {
+  return withRoles({ yaml, roles: ['router'], latencies: {} }, async ({ plan, roundTrips, kafka }) => {
+    const joinMs = await untilGroupsStable(kafka, [plan.groups.router]);
     const started = performance.now();
     const done = await untilCommitted(plan.groups.router, plan.source.topics, expected, started, timeoutMs);
     const cpu = process.cpuUsage();
-    return { ...done, eventsPerSec: done.committed / (done.elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+    return { ...done, joinMs, eventsPerSec: done.committed / (done.elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
   });
 }
 
@@ -246,12 +267,13 @@ async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
   const created = await createRoles(plan, shared, { roles: new Set(['router', 'worker']) }, overrides);
   for (const role of created) await role.start();
   try {
+    const joinMs = await untilGroupsStable(shared.kafka, [plan.groups.router, ...plan.destinations.map((d) => d.group)]);
     if (steady) {
       const delay = loopDelay();
       await send({ type: 'ready', memory: procMemory(process.pid) });
       await new Promise((resolve) => process.once('message', resolve));
       const cpu = process.cpuUsage();
-      return { path, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, memoryBeforeStop: procMemory(process.pid), roundTrips: roundTrips() };
+      return { path, joinMs, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, memoryBeforeStop: procMemory(process.pid), roundTrips: roundTrips() };
     }
     const started = performance.now();
     const destinations = plan.destinations.map((d) => d.name);
@@ -274,7 +296,7 @@ async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
     const elapsedMs = countedAt - started;
     const events = Math.min(...Object.values(counts));
     const cpu = process.cpuUsage();
-    return { path, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+    return { path, joinMs, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
   } finally {
     for (const role of created) await role.stop();
     await closeSharedClients(shared);

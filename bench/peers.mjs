@@ -170,12 +170,12 @@ export function createPeers({ repo, logFd, measure, config, round }) {
           timeJava(admin, 'streams', { bootstrap, source, group: `${name}.eos`, outputs: outputs('eos').join(','), guarantee: 'exactly_once_v2', stateDir, compression: codec }, events, committedReaches(`${name}.eos`, [source], events)),
         router: async () => {
           const r = await measure('router', { yaml: yaml(plans.router), expected: events, timeoutMs }, undefined, 'peers-router').result;
-          return { elapsedMs: r.elapsedMs, events: r.committed, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut === true, cpuSeconds: r.cpuSeconds };
+          return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.committed, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut === true, cpuSeconds: r.cpuSeconds };
         },
         routerKafkaSinks: async () => {
           const r = await measure('kafkasink', { yaml: yaml(plans.routerKafkaSinks), expected: events, timeoutMs, path: 'transactional' }, undefined, 'peers-kafkasink').result;
           // A run cut off by the timeout still gives a rate: the backlog never ran dry before it.
-          return { elapsedMs: r.elapsedMs, events: r.events, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut, cpuSeconds: r.cpuSeconds, written: r.written };
+          return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.events, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut, cpuSeconds: r.cpuSeconds, written: r.written };
         },
       };
       // Alternate the order, so broker warm-up and page cache favour no one.
@@ -317,7 +317,7 @@ export function createPeers({ repo, logFd, measure, config, round }) {
         brokerCpuSecondsUnderLoad: round(brokerCpu, 2),
         load: os.loadavg().map((l) => round(l, 2)),
         ...(startup?.memory && { startupRssMiB: round(startup.memory.rssMiB) }),
-        ...(child && { eventLoopDelayMs: child.eventLoopDelayMs, childCpuSeconds: round(child.cpuSeconds, 2), roundTrips: child.roundTrips }),
+        ...(child && { joinMs: child.joinMs, eventLoopDelayMs: child.eventLoopDelayMs, childCpuSeconds: round(child.cpuSeconds, 2), roundTrips: child.roundTrips }),
       };
     } finally {
       if (flowyard && flowyard.child.exitCode === null) flowyard.child.kill('SIGTERM');
