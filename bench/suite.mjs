@@ -240,7 +240,7 @@ async function e2eRun(shared, mode) {
   try {
     await createBenchTopics(shared.kafka, plan);
     tail = await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
-      const c = parseCompletion(record.value);
+      const c = parseCompletion(record);
       if (!c || !c.eventId.startsWith(prefix)) return;
       const i = Number(c.eventId.slice(prefix.length));
       if (c.status !== 'ok') failed += 1;
@@ -377,7 +377,7 @@ async function sequencerRun(shared, variant) {
     tail = sequenced
       ? await tailTopics(shared.kafka, [plan.sequencer.output], (record) => mark(record.headers[HEADER.eventId], record.headers[HEADER.key], Date.now()))
       : await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
-          const c = parseCompletion(record.value);
+          const c = parseCompletion(record);
           if (c?.status === 'ok') mark(c.eventId, c.key, c.at);
         });
     let ready;

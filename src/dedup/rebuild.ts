@@ -115,7 +115,7 @@ export async function rebuildFromCompletions(plan: Plan, clients: { kafka: Kafka
     async (batch) => {
       const state = emptyState();
       for (const record of batch) {
-        const parsed = parseCompletionsRecord(record.value);
+        const parsed = parseCompletionsRecord(record);
         if (parsed === undefined) continue;
         records += 1;
         events.add(parsed.eventId);

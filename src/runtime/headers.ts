@@ -19,6 +19,14 @@ export const HEADER = {
   origin: 'fy-origin',
   /** On a dead letter whose value was cut to fit the DLQ: the original value's size in bytes. */
   truncated: 'fy-truncated',
+  /** On a completions record: what it reports (src/runtime/completion.ts); readers pick their records by it alone. */
+  kind: 'fy-kind',
+  /** On a completions record: `ok` / `failed` (a destination's write or undo), `completed` / `failed` (an event's verdict). */
+  status: 'fy-status',
+  /** On a completions record: ms since epoch when it was written. */
+  at: 'fy-at',
+  /** On a `failed` verdict: the destinations that failed for good, comma-separated. */
+  failed: 'fy-failed',
 } as const;
 
 /** What every routed copy carries; a worker reads these instead of decoding the value again. */

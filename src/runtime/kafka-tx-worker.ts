@@ -317,8 +317,8 @@ export class KafkaTransactionalWorker implements Role {
 
   /** Why a record of this event would be refused by its topic, or undefined when all fit. */
   private tooLargeFor(origin: ConsumedRecord, copy: OutgoingRecord, onward: ReadonlyMap<string, readonly OutgoingRecord[]>): string | undefined {
-    // Completions carry the value in base64 (4/3 of it); below this nothing can come near a limit.
-    if ((origin.value?.length ?? 0) * 1.5 + SIZE_CHECK_MARGIN_BYTES < this.smallestLimit) return undefined;
+    // Every record of an event carries its value once plus headers; below this nothing can come near a limit.
+    if ((origin.value?.length ?? 0) + SIZE_CHECK_MARGIN_BYTES < this.smallestLimit) return undefined;
     const check = (topic: string, record: OutgoingRecord): string | undefined => {
       const size = estimateRecordBytes(record);
       const limit = this.limits.get(topic) ?? BROKER_DEFAULT_MAX_MESSAGE_BYTES;
@@ -335,7 +335,7 @@ export class KafkaTransactionalWorker implements Role {
     return undefined;
   }
 
-  /** A truncated value and its completion (base64) fit the DLQ and completions topics with room to spare. */
+  /** A truncated value fits the DLQ and completions topics with room to spare (its dead letter and its completion each carry it once). */
   private truncatedValueBytes(): number {
     const { dlqTopic, completionsTopic } = this.context.plan;
     const room = Math.min(this.limits.get(dlqTopic) ?? BROKER_DEFAULT_MAX_MESSAGE_BYTES, this.limits.get(completionsTopic) ?? BROKER_DEFAULT_MAX_MESSAGE_BYTES);

@@ -1,6 +1,6 @@
 /**
  * How to dead-letter a record that a topic refuses as too large on the transactional kafka
- * path: the dead letter (and the failed completion, which carries the value in base64) keeps a
+ * path: the dead letter (and the failed completion, which carries the value too) keeps a
  * bounded prefix of the value and says where the whole value still is (`fy-origin`), so both
  * always fit and the partition never stalls.
  */

@@ -4,7 +4,7 @@
  * the group snapshots and partitions the step changed. `commit.ts` makes it durable.
  */
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
-import { eventHeadersOf, originalValue, type EventOutcome } from '../runtime/completion.js';
+import { eventHeadersOf, type EventOutcome } from '../runtime/completion.js';
 import { deadLetterRecord } from '../runtime/dead-letter.js';
 import { toHeaders } from '../runtime/headers.js';
 import type { GroupSnapshot } from './buffer.js';
@@ -27,14 +27,14 @@ export function newPending(): Pending {
 
 /** The output record of a completed event. */
 export function outputRecord(outcome: EventOutcome): OutgoingRecord {
-  return { key: outcome.key, value: originalValue(outcome), headers: toHeaders(eventHeadersOf(outcome), 1) };
+  return { key: outcome.key, value: outcome.value, headers: toHeaders(eventHeadersOf(outcome), 1) };
 }
 
 /** The dead letter of a completed event that arrived after the sequencer skipped its gap. */
 export function lateLetter(outcome: EventOutcome, record: ConsumedRecord, snapshot: GroupSnapshot, holdMs: number): OutgoingRecord {
   // The event's own bytes and headers, so a replay puts back the event; fy-origin names the completions record.
   return deadLetterRecord({
-    origin: { topic: record.topic, partition: record.partition, offset: record.offset, key: Buffer.from(outcome.key), value: originalValue(outcome), headers: toHeaders(eventHeadersOf(outcome), 1) },
+    origin: { topic: record.topic, partition: record.partition, offset: record.offset, key: Buffer.from(outcome.key), value: outcome.value, headers: toHeaders(eventHeadersOf(outcome), 1) },
     errorClass: 'late',
     error: `seq ${outcome.seq} of key ${JSON.stringify(outcome.key)} arrived after the sequencer skipped its gap (held longer than holdMs ${holdMs} ms; next expected ${snapshot.nextExpected})`,
     destination: 'sequencer',

@@ -6,7 +6,7 @@
  */
 import type { ConsumedRecord } from '../kafka/records.js';
 import type { Logger } from '../observability/logger.js';
-import { parseCompletionsRecord, type EventOutcome } from '../runtime/completion.js';
+import { completionKindOf, parseCompletionsRecord, type EventOutcome } from '../runtime/completion.js';
 import type { Emitted, GroupSnapshot, SequencerBuffer, SkippedGap } from './buffer.js';
 import { lateLetter, newPending, outputRecord, type Pending } from './emitter.js';
 import type { PartitionProgress } from './progress.js';
@@ -38,12 +38,12 @@ export class SequencerSteps {
     const { logger, holdMs } = this.options;
     const outcomes: { record: ConsumedRecord; outcome: EventOutcome }[] = [];
     for (const record of records) {
-      const parsed = parseCompletionsRecord(record.value);
+      const kind = completionKindOf(record);
+      // Destination and compensation reports are the tracker's, and a kind this flowyard does not know is no one's here: skipped by the header alone.
+      if (kind !== 'event' && kind !== 'legacy') continue;
+      const parsed = parseCompletionsRecord(record);
       if (parsed?.kind === 'event') outcomes.push({ record, outcome: parsed });
-      else if (parsed === undefined) {
-        logger.warn({ origin: origin(record) }, 'completions record not understood; ignored');
-      }
-      // Destination and compensation reports are the tracker's; only verdicts matter here.
+      else if (parsed === undefined) logger.warn({ origin: origin(record) }, 'completions record not understood; ignored');
     }
 
     const pending = newPending();

@@ -63,7 +63,7 @@ function collect(records: PlanRecords, destinations: readonly string[]): Side {
   const failed = new Map<string, Set<string>>(destinations.map((d) => [d, new Set()]));
   const verdicts = new Map<string, 'completed' | 'failed'>();
   for (const record of records.completions) {
-    const parsed = parseCompletionsRecord(record.value);
+    const parsed = parseCompletionsRecord(record);
     if (parsed === undefined) continue;
     if (parsed.kind === 'event') {
       verdicts.set(parsed.eventId, parsed.status);

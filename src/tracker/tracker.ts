@@ -15,7 +15,7 @@ import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
-import { completionsRecord, eventHeadersOf, originalValue, parseCompletionsRecord, type Completion } from '../runtime/completion.js';
+import { completionKindOf, completionsRecord, eventHeadersOf, parseCompletionsRecord, type Completion } from '../runtime/completion.js';
 import { planLabels, type RoleContext } from '../runtime/context.js';
 import { toHeaders } from '../runtime/headers.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
@@ -95,8 +95,11 @@ export class Tracker implements Role {
     const { logger, metrics } = this.context;
     const completions: Completion[] = [];
     for (const record of records) {
-      const parsed = parseCompletionsRecord(record.value);
-      // Verdicts are this role's own output on the same topic; the sequencer reads them.
+      const kind = completionKindOf(record);
+      // Verdicts are this role's own output on the same topic (the sequencer reads them), and a
+      // kind this flowyard does not know is not for it either: skipped by the header alone.
+      if (kind === 'event' || kind === 'unknown') continue;
+      const parsed = parseCompletionsRecord(record);
       if (parsed?.kind === 'event') continue;
       if (parsed === undefined || !this.planOf(parsed.plan).destinations.has(parsed.destination)) {
         logger.warn({ origin: `${record.topic}/${record.partition}/${record.offset}`, destination: parsed?.destination }, 'completions record not of this plan; ignored');
@@ -130,7 +133,7 @@ export class Tracker implements Role {
       const known = this.planOf(report.plan);
       const decision = decide(known.plan, state);
       const { joinTopics, compensationTopics } = known.plan.slices.tracker;
-      const copy: OutgoingRecord = { key: report.key, value: originalValue(report), headers: toHeaders(eventHeadersOf(report), 1) };
+      const copy: OutgoingRecord = { key: report.key, value: report.value, headers: toHeaders(eventHeadersOf(report), 1) };
       const fields = { eventId, key: report.key, seq: report.seq, eventPlan: report.plan };
       for (const name of decision.release) {
         emit(joinTopics[name]!, copy);

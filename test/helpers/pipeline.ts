@@ -85,7 +85,7 @@ export class TestPipeline {
     pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
       else {
-        const parsed = parseCompletionsRecord(record.value);
+        const parsed = parseCompletionsRecord(record);
         if (parsed?.kind === 'destination') pipeline.completions.push(parsed);
         else if (parsed?.kind === 'compensation') pipeline.compensations.push(parsed);
         else if (parsed?.kind === 'event') pipeline.outcomes.push(parsed);
@@ -151,7 +151,7 @@ export class TestPipeline {
     await untilDrained(this.shared.kafka, planGroups(this.plan, [...running]), timeoutMs);
     // The tail behind `completions`, `outcomes` and `deadLetters` has read both topics to their ends too.
     const [reports, letters] = await Promise.all([readToHighWatermark(this.shared.kafka, [this.plan.completionsTopic]), readToHighWatermark(this.shared.kafka, [this.plan.dlqTopic])]);
-    const kinds = reports.map((record) => parseCompletionsRecord(record.value)?.kind).filter((kind) => kind !== undefined).length;
+    const kinds = reports.map((record) => parseCompletionsRecord(record)?.kind).filter((kind) => kind !== undefined).length;
     const caughtUp = await eventually(() => this.completions.length + this.compensations.length + this.outcomes.length >= kinds && this.deadLetters.length >= letters.length, timeoutMs ?? 60_000);
     if (!caughtUp) throw new Error(`the pipeline's tail did not read ${kinds} completions records and ${letters.length} dead letters`);
   }

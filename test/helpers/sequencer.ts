@@ -80,7 +80,7 @@ export function outcome(plan: Plan, key: string, seq: number, status: 'completed
     plan: plan.id,
     ingestedAt: Date.now(),
     at: Date.now(),
-    value: Buffer.from(JSON.stringify({ key, seq })).toString('base64'),
+    value: Buffer.from(JSON.stringify({ key, seq })),
     origin: { topic: `${plan.name}.test`, partition: 0, offset: String(seq) },
   };
 }

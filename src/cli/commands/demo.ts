@@ -78,7 +78,7 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
     for (const destination of destinations) for (const line of await destination.prepare()) out(line);
     tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) return void deadLetters.push(record);
-      const completion = parseCompletion(record.value);
+      const completion = parseCompletion(record);
       if (completion && ours.has(completion.eventId)) completions.get(completion.destination)?.push(completion);
     });
     // A demo's state is throwaway: recover it rather than wait (a local Redis restarted without persistence, or one older than the epoch key).

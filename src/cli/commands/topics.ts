@@ -50,9 +50,8 @@ const HEADROOM_BYTES = 64 * 1024;
  * `max.message.bytes` for the derived topics a plan creates, from its source topics: when a
  * source topic allows larger records than the broker's default, every topic an event travels
  * through must too, or one large event stalls its partition at the first hop. Destination
- * inputs, the DLQ and the sequencer output carry the value as it came plus headers; the
- * completions carry it base64-encoded inside JSON (4/3 of its size). Only topics created now get
- * it; existing ones are left as they are.
+ * inputs, the DLQ, the completions and the sequencer output all carry the value as it came plus
+ * headers. Only topics created now get it; existing ones are left as they are.
  */
 async function derivedTopicConfig(plan: Plan, kafka: ReturnType<typeof createKafkaClient>): Promise<Map<TopicPurpose, Record<string, string>>> {
   const limits = await maxMessageBytes(kafka, plan.source.topics);
@@ -65,7 +64,7 @@ async function derivedTopicConfig(plan: Plan, kafka: ReturnType<typeof createKaf
     ['compensation-input', plain],
     ['dlq', plain],
     ['sequencer-output', plain],
-    ['completions', { 'max.message.bytes': String(Math.ceil((source * 4) / 3) + HEADROOM_BYTES) }],
+    ['completions', plain],
   ]);
 }
 

@@ -71,7 +71,7 @@ export class StepEmitter {
       attempts,
       ingestedAt: event.ingestedAt,
       at: Date.now(),
-      value: origin.value === null ? null : origin.value.toString('base64'),
+      value: origin.value,
       origin: { topic: origin.topic, partition: origin.partition, offset: origin.offset },
       traceparent: event.traceparent,
       ...(error !== undefined && { error }),

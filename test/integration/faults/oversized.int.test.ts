@@ -6,7 +6,7 @@
  *    DLQ, `fy-truncated` and `fy-origin` pointing at the full event) and routes every event
  *    after it on the same partition, which the worker writes in order;
  * 2. `flowyard topics create` gives the derived topics it creates the source's
- *    max.message.bytes (plus headroom; 4/3 of it for the base64 completions), and the same
+ *    max.message.bytes (plus headroom), and the same
  *    2 MiB event then goes through to the destination whole.
  */
 import { randomBytes } from 'node:crypto';
@@ -107,7 +107,7 @@ test('topics create gives the derived topics it creates the source\'s max.messag
     const bytesOf = (topic: string) => limits.get(topic)?.bytes;
     for (const destination of plan.destinations) expect(bytesOf(destination.inputTopic)).toBe(SOURCE_MAX_BYTES + headroom);
     expect(bytesOf(plan.dlqTopic)).toBe(SOURCE_MAX_BYTES + headroom);
-    expect(bytesOf(plan.completionsTopic)).toBe(Math.ceil((SOURCE_MAX_BYTES * 4) / 3) + headroom);
+    expect(bytesOf(plan.completionsTopic)).toBe(SOURCE_MAX_BYTES + headroom);
     // The sinks' topics belong to the user: created with the broker's default.
     expect(limits.get(`${plan.name}.ledger`)).toEqual({ bytes: 1_048_588, own: false });
 

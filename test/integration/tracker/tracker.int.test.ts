@@ -1,8 +1,11 @@
 /**
  * The tracker on the real broker and Redis: dag joins released once, after all parents;
  * compensation of the branches that succeeded when another failed for good (cascade newest
- * first, fan-out all), and a compensation that fails for good dead-lettered as `compensation`.
+ * first, fan-out all), and a compensation that fails for good dead-lettered as `compensation`;
+ * records of a kind it does not know on the completions topic are skipped by their `fy-kind`.
  */
+import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { createLogger } from '../../../src/observability/logger.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { SinkError } from '../../../src/sinks/sink.js';
 import { eventually } from '../../helpers/servers.js';
@@ -128,6 +131,42 @@ destinations:
     expect(letters.length).toBe(4);
     // Events that did not fail are never compensated, and complete.
     expect(await eventually(() => pipeline.outcomes.filter((o) => o.status === 'completed').length === 97, 30_000)).toBe(true);
+  } finally {
+    await pipeline.close();
+  }
+});
+
+test('records of a kind the tracker does not know share the completions topic: skipped by fy-kind, unparsed and unlogged, every event still decided', async () => {
+  const logs: Record<string, unknown>[] = [];
+  const logger = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const pipeline = await TestPipeline.create(
+    `
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: fanout
+partitions: 3
+destinations:
+  - { name: a, sink: { type: kafka, topic: '{name}.a' } }
+  - { name: b, sink: { type: kafka, topic: '{name}.b' } }
+`,
+    {},
+    logger,
+  );
+  try {
+    const { records, eventIds } = pipeline.samples(60, 6);
+    const foreign = (i: number) => ({ key: `customer-${i % 6}`, value: Buffer.from(`\u0000 not json {${i}`), headers: { [HEADER.kind]: 'audit', [HEADER.eventId]: eventIds[i]! } });
+    const producer = await createProducer(pipeline.shared.kafka);
+    try {
+      await produce(producer, pipeline.plan.completionsTopic, Array.from({ length: 10 }, (_, i) => foreign(i)));
+      await pipeline.start([...ROLES]);
+      await pipeline.produce(records);
+      await produce(producer, pipeline.plan.completionsTopic, Array.from({ length: 10 }, (_, i) => foreign(10 + i)));
+    } finally {
+      await producer.disconnect();
+    }
+    expect(await eventually(() => pipeline.outcomes.length >= 60, 120_000)).toBe(true);
+    await pipeline.drained();
+    expect(pipeline.outcomes.filter((o) => o.status === 'completed').map((o) => o.eventId).sort()).toEqual([...eventIds].sort());
+    expect(logs.map((l) => l.msg)).not.toContain('completions record not of this plan; ignored');
   } finally {
     await pipeline.close();
   }

@@ -82,7 +82,7 @@ test('mistakes in shadow: are reported with file, line and column', () => {
 
 function record(topic: string, partition: number, offset: number, body: CompletionsRecord): ConsumedRecord {
   const outgoing = completionsRecord(body);
-  return { topic, partition, offset: String(offset), key: Buffer.from(body.key), value: Buffer.from(String(outgoing.value)), headers: {}, timestamp: body.at };
+  return { topic, partition, offset: String(offset), key: Buffer.from(body.key), value: outgoing.value === null ? null : Buffer.from(outgoing.value), headers: outgoing.headers as Record<string, string>, timestamp: body.at };
 }
 
 function completion(plan: string, destination: string, eventId: string, key: string, seq: number, at: number, status: 'ok' | 'failed' = 'ok'): CompletionsRecord {
