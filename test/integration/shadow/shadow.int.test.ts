@@ -95,7 +95,7 @@ shadow:
     // Both trackers decide every event before the report.
     const decided = async (topic: string, expected: number): Promise<boolean> => {
       const completions = (await readTopics(kafka, [topic], 30_000)).get(topic)!;
-      return completions.filter((r) => r.value !== null && JSON.parse(r.value.toString()).kind === 'event').length >= expected;
+      return completions.filter((r) => r.headers[HEADER.kind] === 'event').length >= expected;
     };
     expect(await eventually(async () => (await decided(plan.completionsTopic, eventIds.length)) && (await decided(shadow.completionsTopic, eventIds.length)), 60_000, 1_000)).toBe(true);
 
