@@ -1,189 +1,216 @@
 /**
- * A circuit breaker per destination, in the shape of cockatiel's `CircuitBreakerPolicy`
- * with a sampling breaker, but driven by an injected clock and without timers:
+ * The circuit breaker of a destination: cockatiel's `CircuitBreakerPolicy`, deciding with
+ * `WindowBreaker` (a failure ratio over a sliding window, counted by error class), and
+ * composed with a retry policy that holds a write while the circuit is open:
  *
  *            failures/requests >= failureRatio
  *            with requests >= minRequests
  *   closed ----------------------------------> open
  *     ^                                       |  ^
  *     | probe succeeds                        |  | probe fails
- *     |                canAttempt() after     v  |
- *     +------------------ halfOpenAfterMs -- half-open (one probe in flight)
+ *     |              first write after        v  |
+ *     +---------------- halfOpenAfterMs --- half-open (one probe; other writes wait for it)
  *
- * Nothing moves on its own: the open -> half-open step happens inside the first
- * `canAttempt()` call at or after `halfOpenAt`, which is why the open state carries that
- * instant: the worker sets its own timer for it.
+ * cockatiel's own `SamplingBreaker` does not fit: it opens only strictly above a threshold in
+ * (0, 1), sizes its minimum by requests per second rather than a count, and reads
+ * `Date.now()`, so the plan's `failureRatio` 0 or 1 and `minRequests` could not be kept, nor
+ * its rules unit-tested on an injected clock.
  */
+import {
+  BrokenCircuitError,
+  CircuitState,
+  DelegateBackoff,
+  circuitBreaker,
+  handleType,
+  handleWhen,
+  retry,
+  type CircuitBreakerPolicy,
+  type IBreaker,
+  type IRetryBackoffContext,
+  type RetryPolicy,
+} from 'cockatiel';
+import { cutWaitsShort } from './abort.js';
 import { errorClassOf } from './error-class.js';
 import { DEFAULT_BUCKET_COUNT, SlidingWindowCounter, type Now } from './sliding-window.js';
 
-export type CircuitState =
-  | { readonly name: 'closed' }
-  | { readonly name: 'open'; readonly openedAt: number; readonly halfOpenAt: number }
-  /** The single probe is in flight; further attempts wait for its result. */
-  | { readonly name: 'half-open'; readonly since: number };
-
-export type CircuitEvent =
-  | { readonly type: 'break'; readonly state: Extract<CircuitState, { name: 'open' }> }
-  | { readonly type: 'half-open'; readonly state: Extract<CircuitState, { name: 'half-open' }> }
-  | { readonly type: 'reset'; readonly state: Extract<CircuitState, { name: 'closed' }> };
-
-export type CircuitListener = (event: CircuitEvent) => void;
-
-export interface CircuitBreakerOptions {
+export interface WindowBreakerOptions {
   /** Open when failures / requests in the window reach this ratio (0..1; 0 = any failure)... */
   readonly failureRatio: number;
   /** ...and at least this many requests were seen in the window, so one early failure cannot open it. */
   readonly minRequests: number;
   readonly windowMs: number;
-  /** How long the circuit stays open before one probe may go through. */
-  readonly halfOpenAfterMs: number;
   readonly buckets?: number;
   readonly now: Now;
-  /**
-   * Receives what a state listener threw. The breaker catches it so a faulty listener
-   * (a metric, a log line) cannot leave the breaker half-switched; wire this to the logger.
-   */
-  readonly onListenerError?: (error: unknown) => void;
 }
 
 /**
- * Usage contract: ask `canAttempt()` right before each write and report every write it
- * allowed exactly once, with `recordSuccess()` or `recordFailure(error)`. A granted
- * half-open probe that is never reported keeps the circuit half-open.
- *
- * Results reported while open are ignored: they belong to writes started before the
- * break. In half-open the first result reported decides, so a straggler from before the
- * break can stand in for the probe; with `timeoutMs` well below `halfOpenAfterMs` (5 s vs
- * 30 s by default) stragglers are over before the probe starts.
+ * When a closed circuit opens, as cockatiel's `IBreaker`: the policy reports each write it let
+ * through (only failures its filter handles reach `failure`, see `countsAgainstDestination`).
+ * Pure apart from the injected clock.
  */
-export class CircuitBreaker {
-  private current: CircuitState = { name: 'closed' };
+export class WindowBreaker implements IBreaker {
   private readonly requests: SlidingWindowCounter;
   private readonly failures: SlidingWindowCounter;
-  private listeners: readonly CircuitListener[] = [];
 
-  constructor(private readonly options: CircuitBreakerOptions) {
-    const { failureRatio, minRequests, halfOpenAfterMs } = options;
+  constructor(private readonly options: WindowBreakerOptions) {
+    const { failureRatio, minRequests } = options;
     if (!(failureRatio >= 0 && failureRatio <= 1)) throw new RangeError(`failureRatio must be in [0, 1], got ${failureRatio}`);
     if (!Number.isInteger(minRequests) || minRequests < 1) throw new RangeError(`minRequests must be an integer >= 1, got ${minRequests}`);
-    if (!(halfOpenAfterMs >= 0)) throw new RangeError(`halfOpenAfterMs must be >= 0, got ${halfOpenAfterMs}`);
     const buckets = options.buckets ?? DEFAULT_BUCKET_COUNT;
     this.requests = new SlidingWindowCounter(options.windowMs, buckets);
     this.failures = new SlidingWindowCounter(options.windowMs, buckets);
   }
 
-  get state(): CircuitState {
-    return this.current;
-  }
-
   /**
-   * Subscribes to break / half-open / reset. The worker pauses the destination's
-   * partitions on `break` and resumes them on `reset`; on `break` it also sets a timer
-   * for `state.halfOpenAt` and then calls `canAttempt()` to send the probe.
-   * Returns the unsubscribe function.
+   * cockatiel's hook for persisting a breaker across processes (`toJSON`); a worker's circuit
+   * lives and dies with the worker, so there is nothing to carry over.
    */
-  onStateChange(listener: CircuitListener): () => void {
-    this.listeners = [...this.listeners, listener];
-    return () => {
-      this.listeners = this.listeners.filter((l) => l !== listener);
-    };
+  get state(): unknown {
+    return undefined;
   }
 
-  /** Whether a write may go out now; in half-open, true exactly once (the probe). */
-  canAttempt(): boolean {
-    const state = this.current;
-    switch (state.name) {
-      case 'closed':
-        return true;
-      case 'half-open':
-        return false;
-      case 'open': {
-        const now = this.options.now();
-        if (now < state.halfOpenAt) return false;
-        const halfOpen = { name: 'half-open', since: now } as const;
-        this.current = halfOpen;
-        this.emit({ type: 'half-open', state: halfOpen });
-        return true;
-      }
-    }
+  set state(_ignored: unknown) {
+    // Never hydrated: see the getter.
   }
 
-  recordSuccess(): void {
-    switch (this.current.name) {
-      case 'closed':
-        this.requests.add(this.options.now());
-        return;
-      case 'half-open':
-        this.close();
-        return;
-      case 'open':
-        return;
-    }
+  success(state: CircuitState): void {
+    // The probe succeeded and the circuit closes: counts from before the break would reopen
+    // it on the first failure after it.
+    if (state === CircuitState.HalfOpen) return this.reset();
+    this.requests.add(this.options.now());
   }
 
-  /**
-   * Reports a failed write. Only failures that speak about the destination's health count
-   * (`errorClassOf` = `destination` or `timeout`). A permanent error (`invalid`: a 4xx, a
-   * constraint violation) is the event's fault and proves the destination answered, so it
-   * counts as a success; a `circuit-open` error was never sent and is ignored.
-   */
-  recordFailure(error: unknown): void {
-    const errorClass = errorClassOf(error);
-    if (errorClass === 'invalid') {
-      this.recordSuccess();
-      return;
-    }
-    if (errorClass === 'circuit-open') return;
-    switch (this.current.name) {
-      case 'closed': {
-        const now = this.options.now();
-        this.requests.add(now);
-        this.failures.add(now);
-        const requests = this.requests.total(now);
-        if (requests >= this.options.minRequests && this.failures.total(now) / requests >= this.options.failureRatio) {
-          this.open(now);
-        }
-        return;
-      }
-      case 'half-open':
-        this.open(this.options.now());
-        return;
-      case 'open':
-        return;
-    }
+  /** Whether the circuit opens. A write that fails while not closed (the probe) always opens it. */
+  failure(state: CircuitState): boolean {
+    if (state !== CircuitState.Closed) return true;
+    const now = this.options.now();
+    this.requests.add(now);
+    this.failures.add(now);
+    const requests = this.requests.total(now);
+    return requests >= this.options.minRequests && this.failures.total(now) / requests >= this.options.failureRatio;
   }
 
-  private open(now: number): void {
-    const open = { name: 'open', openedAt: now, halfOpenAt: now + this.options.halfOpenAfterMs } as const;
-    this.current = open;
-    this.emit({ type: 'break', state: open });
-  }
-
-  private close(): void {
-    // Counts from before the break would reopen the circuit on the first failure after it.
+  private reset(): void {
     this.requests.reset();
     this.failures.reset();
-    const closed = { name: 'closed' } as const;
-    this.current = closed;
-    this.emit({ type: 'reset', state: closed });
+  }
+}
+
+/**
+ * Only failures that speak about the destination's health count against it (`errorClassOf`
+ * = `destination` or `timeout`). A permanent error (`invalid`: a 4xx, a constraint violation)
+ * is the event's fault and proves the destination answered: `DestinationCircuit` hands it to
+ * the breaker as a success.
+ */
+export function countsAgainstDestination(error: unknown): boolean {
+  const errorClass = errorClassOf(error);
+  return errorClass === 'destination' || errorClass === 'timeout';
+}
+
+export type CircuitStateName = 'closed' | 'open' | 'half-open';
+
+export type CircuitListener = (state: CircuitStateName) => void;
+
+export interface DestinationCircuitOptions extends WindowBreakerOptions {
+  /** How long the circuit stays open before one write may go through as the probe. */
+  readonly halfOpenAfterMs: number;
+  /**
+   * Receives what a state listener threw. cockatiel calls listeners inside the write that
+   * changed the state, so a faulty listener (a metric, a log line) would fail that write;
+   * they are caught here and reported instead: wire this to the logger.
+   */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+/** Shortest wait between looks at an open circuit, ms. */
+const MIN_OPEN_WAIT_MS = 10;
+
+/** A value that carries a permanent error past the breaker, which must count it as an answer. */
+class Answered {
+  constructor(readonly error: unknown) {}
+}
+
+export class DestinationCircuit {
+  private readonly breaker: CircuitBreakerPolicy;
+  /** Holds a write while the circuit is open; holding is a wait, not an attempt. */
+  private readonly whileOpen: RetryPolicy;
+  /** When the circuit last opened (ms since epoch), for the wait until the probe. */
+  private openedAt = 0;
+
+  constructor(private readonly options: DestinationCircuitOptions) {
+    const { halfOpenAfterMs } = options;
+    if (!(halfOpenAfterMs >= 0)) throw new RangeError(`halfOpenAfterMs must be >= 0, got ${halfOpenAfterMs}`);
+    this.breaker = circuitBreaker(handleWhen(countsAgainstDestination), { halfOpenAfter: halfOpenAfterMs, breaker: new WindowBreaker(options) });
+    // cockatiel stamps its own opening with Date.now() just before it emits, so this is never earlier.
+    this.breaker.onBreak(() => {
+      this.openedAt = Date.now();
+    });
+    this.whileOpen = retry(handleType(BrokenCircuitError), {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>(() => Math.max(MIN_OPEN_WAIT_MS, this.openedAt + halfOpenAfterMs - Date.now())),
+    }).dangerouslyUnref();
   }
 
-  private emit(event: CircuitEvent): void {
-    for (const listener of this.listeners) {
+  get state(): CircuitStateName {
+    return nameOf(this.breaker.state);
+  }
+
+  /** Subscribes to the circuit's changes (the worker pauses its partitions while open). Returns the unsubscribe function. */
+  onStateChange(listener: CircuitListener): () => void {
+    const subscription = this.breaker.onStateChange((state) => {
       try {
-        listener(event);
+        listener(nameOf(state));
       } catch (error) {
         this.reportListenerError(error);
       }
-    }
+    });
+    return () => subscription.dispose();
+  }
+
+  /**
+   * Runs `write` through the circuit: at once while closed; while open, after waiting for the
+   * probe (the first write after `halfOpenAfterMs` is the probe, the others wait for its
+   * result). The wait ends with AbandonedError when `signal` aborts; a write in progress finishes.
+   */
+  async execute<T>(write: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const result = await cutWaitsShort(signal, (guard) =>
+      this.whileOpen.execute(
+        () =>
+          guard(() =>
+            this.breaker.execute(async () => {
+              try {
+                return await write();
+              } catch (error) {
+                if (errorClassOf(error) === 'invalid') return new Answered(error);
+                throw error;
+              }
+            }),
+          ),
+        signal,
+      ),
+    );
+    if (result instanceof Answered) throw result.error;
+    return result;
   }
 
   private reportListenerError(error: unknown): void {
     try {
       this.options.onListenerError?.(error);
     } catch {
-      // The error reporter failed too; the breaker's state is already consistent, keep going.
+      // The error reporter failed too; the circuit's state is already consistent, keep going.
     }
+  }
+}
+
+function nameOf(state: CircuitState): CircuitStateName {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed';
+    case CircuitState.HalfOpen:
+      return 'half-open';
+    // Isolated (held open by hand) is never used here; it holds writes as open does.
+    case CircuitState.Open:
+    case CircuitState.Isolated:
+      return 'open';
   }
 }

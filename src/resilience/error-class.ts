@@ -2,6 +2,7 @@
  * Errors carry their kind: the retry policy, the circuit breaker and the
  * dead-letter header `fy-error-class` (docs/architecture.md §5) read the kind, never the message.
  */
+import { BrokenCircuitError } from 'cockatiel';
 import { SinkError } from '../sinks/sink.js';
 
 /** Value of the `fy-error-class` header of a dead-letter record written by a worker. */
@@ -16,21 +17,6 @@ export class TimeoutError extends Error {
     options?: { cause?: unknown },
   ) {
     super(`no answer within ${timeoutMs} ms`, options?.cause === undefined ? undefined : { cause: options.cause });
-  }
-}
-
-/**
- * The destination's circuit is open, so the write was not attempted. Retriable: the
- * destination is expected back, and `retryAfterMs` says when the breaker lets a probe through.
- */
-export class CircuitOpenError extends Error {
-  override readonly name = 'CircuitOpenError';
-  readonly kind = 'circuit-open';
-  constructor(
-    readonly destination: string,
-    readonly retryAfterMs: number,
-  ) {
-    super(`circuit of destination ${destination} is open; next probe in ${retryAfterMs} ms`);
   }
 }
 
@@ -52,7 +38,7 @@ export class RetriesExhaustedError extends Error {
  * The DLQ class of an error, from its kind:
  * - a permanent `SinkError` is the event's fault (a 4xx, a constraint violation): `invalid`;
  * - `TimeoutError`, and the DOMException `AbortSignal.timeout()` rejects with: `timeout`;
- * - `CircuitOpenError`: `circuit-open`;
+ * - cockatiel's `BrokenCircuitError` (the circuit refused the write unsent): `circuit-open`;
  * - `RetriesExhaustedError`: the class of its cause, the error that made the last attempt fail;
  * - anything else (retriable `SinkError`, an unknown error) is the destination's: `destination`.
  */
@@ -60,7 +46,7 @@ export function errorClassOf(error: unknown): ErrorClass {
   if (error instanceof RetriesExhaustedError) return errorClassOf(error.cause);
   if (error instanceof SinkError) return error.kind === 'permanent' ? 'invalid' : 'destination';
   if (error instanceof TimeoutError) return 'timeout';
-  if (error instanceof CircuitOpenError) return 'circuit-open';
+  if (error instanceof BrokenCircuitError) return 'circuit-open';
   // AbortSignal.timeout() rejects with DOMException; its name is the spec's kind tag, not prose.
   if (error instanceof DOMException && error.name === 'TimeoutError') return 'timeout';
   return 'destination';

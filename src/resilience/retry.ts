@@ -6,12 +6,14 @@
  * - `retryForever`: for a step whose failure would lose an event. No attempt limit; the
  *   role's signal ends it (AbandonedError), and the step is not called again after that.
  * - `retryLimited`: for a step that may fail for good after a few tries (start-up checks).
+ * - `retryWhenAsked`: for a step that decides itself, after each failure, whether and when
+ *   to try again (one event's write: its own attempts, backoff and dead-letter rules).
  *
  * cockatiel's waits are timers a signal does not cut short; they are unref'd, because a
  * running role holds the process open by its Kafka connections anyway, and a stopped one
  * must not wait `maxDelayMs` before the process may exit.
  */
-import { DelegateBackoff, handleWhen, retry, type IRetryBackoffContext } from 'cockatiel';
+import { DelegateBackoff, handleType, handleWhen, retry, type IRetryBackoffContext } from 'cockatiel';
 import { AbandonedError, cutWaitsShort } from './abort.js';
 import { JitteredBackoff, type Random } from './backoff.js';
 
@@ -102,4 +104,26 @@ export async function retryLimited<T>(step: () => Promise<T>, options: RetryLimi
   } finally {
     listener.dispose();
   }
+}
+
+/** Thrown by a `retryWhenAsked` step to be called again after `delayMs`. */
+export class TryAgain extends Error {
+  override readonly name = 'TryAgain';
+  constructor(readonly delayMs: number) {
+    super(`try again in ${delayMs} ms`);
+  }
+}
+
+/**
+ * Calls `step` with its try number (1 = the first) until it returns. The step asks for
+ * another try by throwing `TryAgain` with the wait before it; any other error ends the tries
+ * and is thrown. A wait ends with AbandonedError when `signal` aborts; a try in progress finishes.
+ */
+export async function retryWhenAsked<T>(step: (attempt: number) => Promise<T>, options: { readonly signal: AbortSignal }): Promise<T> {
+  const { signal } = options;
+  const policy = retry(handleType(TryAgain), {
+    maxAttempts: Number.POSITIVE_INFINITY,
+    backoff: new DelegateBackoff<IRetryBackoffContext<unknown>>(({ result }) => ('error' in result && result.error instanceof TryAgain ? result.error.delayMs : 0)),
+  }).dangerouslyUnref();
+  return cutWaitsShort(signal, (guard) => policy.execute(({ attempt }) => guard(() => step(attempt + 1)), signal));
 }

@@ -124,7 +124,7 @@ export class Worker implements Role {
       logger: context.logger,
       logFields: { destination: destination.name },
     });
-    this.executor.onCircuitChange((event) => this.onCircuit(event.state.name));
+    this.executor.onCircuitChange((state) => this.onCircuit(state));
   }
 
   async start(): Promise<void> {

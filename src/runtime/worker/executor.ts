@@ -1,7 +1,7 @@
 /**
  * The write of one event to a destination, decided: attempts with the destination's
- * timeout, retries with backoff and full jitter within the retry budget, and the circuit
- * breaker (docs/architecture.md §6, §7). An attempt that the open circuit or the budget holds
+ * timeout (inside) through the destination's circuit breaker, retries with backoff and full
+ * jitter within the retry budget (outside), all cockatiel policies (docs/architecture.md §6, §7). An attempt that the open circuit or the budget holds
  * back is a wait, not an attempt. An event whose attempts run out while the destination is
  * out (circuit not closed, or nothing written there since it started failing) is held and
  * tried again, not dead-lettered.
@@ -10,13 +10,14 @@ import { withCarried, type CarriedHeaders } from '../../kafka/records.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { traceWrite } from '../../observability/tracing.js';
-import { sleep } from '../../resilience/abort.js';
+import { AbandonedError } from '../../resilience/abort.js';
 import { ExponentialBackoff } from '../../resilience/backoff.js';
-import { CircuitBreaker, type CircuitListener } from '../../resilience/circuit-breaker.js';
+import { DestinationCircuit, type CircuitListener } from '../../resilience/circuit-breaker.js';
 import { TimeoutError, type ErrorClass } from '../../resilience/error-class.js';
 import { RetryBudget } from '../../resilience/retry-budget.js';
 import { RetryPolicy } from '../../resilience/retry-policy.js';
 import { pollUntil } from '../../resilience/poll.js';
+import { TryAgain, retryWhenAsked } from '../../resilience/retry.js';
 import { withTimeout } from '../../resilience/timeout.js';
 import type { Sink, SinkRecord } from '../../sinks/sink.js';
 import type { PlanDestination } from '../../topology/plan.js';
@@ -54,7 +55,7 @@ export type WriteOutcome =
   | { readonly ok: false; readonly attempts: number; readonly errorClass: ErrorClass; readonly error: Error };
 
 export class WriteExecutor {
-  private readonly breaker: CircuitBreaker;
+  private readonly circuit: DestinationCircuit;
   private readonly policy: RetryPolicy;
   private readonly budget: RetryBudget;
   private readonly refusedBackoff = new ExponentialBackoff({ ...REFUSED_RETRY_BACKOFF, random: Math.random });
@@ -66,57 +67,47 @@ export class WriteExecutor {
     const { retry, circuitBreaker } = options.destination;
     this.policy = new RetryPolicy({ ...retry, random: Math.random });
     this.budget = new RetryBudget({ ratio: retry.budgetRatio, windowMs: retry.budgetWindowMs, now });
-    this.breaker = new CircuitBreaker({ ...circuitBreaker, now, onListenerError: (err) => options.logger.error({ err }, 'circuit listener failed') });
+    this.circuit = new DestinationCircuit({ ...circuitBreaker, now, onListenerError: (err) => options.logger.error({ err }, 'circuit listener failed') });
   }
 
-  /** Break / half-open / reset of the destination's circuit (the worker pauses and resumes its partitions). */
+  /** Closed / open / half-open of the destination's circuit (the worker pauses and resumes its partitions). */
   onCircuitChange(listener: CircuitListener): () => void {
-    return this.breaker.onStateChange(listener);
+    return this.circuit.onStateChange(listener);
   }
 
   /** Attempts the write until it succeeds or fails for good; rejects with AbandonedError when the role stops. */
   async write(request: WriteRequest): Promise<WriteOutcome> {
     const { metrics, logger, labels, signal } = this.options;
-    const { event } = request;
     /** When this event's first failing attempt started. */
     let failingSince: number | undefined;
-    for (let attempt = 1; ; attempt += 1) {
-      await this.untilCircuitAllows();
-      const attemptStartedAt = Date.now();
+    /** The next attempt is a retry, and waits for the retry budget first. */
+    let retrying = false;
+    return retryWhenAsked(async (attempt): Promise<WriteOutcome> => {
       if (attempt === 1) this.budget.recordAttempt();
-      metrics.destinationCalls.inc(labels);
-      const timer = metrics.writeDuration.startTimer(labels);
+      if (retrying) await this.untilBudgetAllows();
+      retrying = false;
+      let startedAt = Date.now();
       try {
-        const span = { destination: labels.destination, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
-        const traceparent = await traceWrite(span, (child) =>
-          this.writeWithTimeout({
-            eventId: event.eventId,
-            key: event.key,
-            value: request.value ?? Buffer.alloc(0),
-            headers: toHeaders({ ...event, traceparent: child }, attempt),
-            ...withCarried(request.carriedHeaders),
-            payload: request.payload,
-          }),
-        );
-        timer();
-        this.breaker.recordSuccess();
+        const traceparent = await this.circuit.execute(() => {
+          startedAt = Date.now();
+          return this.attempt(request, attempt);
+        }, signal);
         this.lastSuccessAt = Date.now();
         return { ok: true, attempts: attempt, traceparent };
       } catch (error) {
-        timer();
-        this.breaker.recordFailure(error);
-        failingSince ??= attemptStartedAt;
+        if (error instanceof AbandonedError) throw error;
+        failingSince ??= startedAt;
         const decision = this.policy.decide(error, attempt);
         if (decision.action === 'give-up' && decision.reason === 'exhausted') {
           // Nothing written here since this event started failing: maybe the destination is
           // out and the circuit has not seen enough failures yet (an outage's first seconds).
           // Wait, without calling, until a write elsewhere succeeds or the circuit decides.
-          if (this.breaker.state.name === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
-          if (this.breaker.state.name !== 'closed') {
+          if (this.circuit.state === 'closed' && this.lastSuccessAt < failingSince) await this.untilDestinationShowsItsState(failingSince);
+          if (this.circuit.state !== 'closed') {
             // The destination is out, not this event: hold it like every other write until a
             // probe gets through, instead of dead-lettering events for an outage (docs/architecture.md §7, invariant 1).
             logger.info({ err: error, ...request.logFields, attempt }, 'attempts exhausted while the destination is out; held until the circuit closes');
-            continue;
+            throw new TryAgain(0);
           }
         }
         if (decision.action === 'give-up') {
@@ -126,25 +117,53 @@ export class WriteExecutor {
         metrics.writes.inc({ ...labels, outcome: 'retried' });
         metrics.retries.inc(labels);
         logger.debug({ err: error, ...request.logFields, attempt, delayMs: decision.delayMs }, 'write failed; retrying');
-        await sleep(decision.delayMs, signal);
-        // A refused retry waits another delay without spending an attempt; it is never dropped.
-        let refused = 0;
-        await pollUntil(
-          () => {
-            if (this.budget.tryAcquireRetry()) return true;
-            refused += 1;
-            metrics.retryBudgetRefusals.inc(labels);
-            return false;
-          },
-          { signal, intervalMs: () => this.refusedBackoff.delayMs(Math.min(refused, 6)) },
-        );
+        retrying = true;
+        throw new TryAgain(decision.delayMs);
       }
+    }, { signal });
+  }
+
+  /** One attempt that the circuit let through: counted, timed and traced. */
+  private async attempt(request: WriteRequest, attempt: number): Promise<string> {
+    const { metrics, labels } = this.options;
+    const { event } = request;
+    metrics.destinationCalls.inc(labels);
+    const timer = metrics.writeDuration.startTimer(labels);
+    try {
+      const span = { destination: labels.destination, plan: event.plan, eventId: event.eventId, attempt, traceparent: event.traceparent };
+      return await traceWrite(span, (child) =>
+        this.writeWithTimeout({
+          eventId: event.eventId,
+          key: event.key,
+          value: request.value ?? Buffer.alloc(0),
+          headers: toHeaders({ ...event, traceparent: child }, attempt),
+          ...withCarried(request.carriedHeaders),
+          payload: request.payload,
+        }),
+      );
+    } finally {
+      timer();
     }
+  }
+
+  /** A refused retry waits another delay without spending an attempt; it is never dropped. */
+  private async untilBudgetAllows(): Promise<void> {
+    const { metrics, labels, signal } = this.options;
+    let refused = 0;
+    await pollUntil(
+      () => {
+        if (this.budget.tryAcquireRetry()) return true;
+        refused += 1;
+        metrics.retryBudgetRefusals.inc(labels);
+        return false;
+      },
+      { signal, intervalMs: () => this.refusedBackoff.delayMs(Math.min(refused, 6)) },
+    );
   }
 
   /** Resolves once a write succeeded after `since`, the circuit left `closed`, or the breaker's window passed. */
   private async untilDestinationShowsItsState(since: number): Promise<void> {
-    await pollUntil(() => this.lastSuccessAt >= since || this.breaker.state.name !== 'closed', {
+    await pollUntil(() => this.lastSuccessAt >= since || this.circuit.state !== 'closed', {
       signal: this.options.signal,
       intervalMs: DESTINATION_STATE_POLL_MS,
       until: since + this.options.destination.circuitBreaker.windowMs,
@@ -155,17 +174,5 @@ export class WriteExecutor {
   private writeWithTimeout(record: SinkRecord): Promise<void> {
     const { timeoutMs } = this.options.destination;
     return withTimeout(timeoutMs, (signal) => this.options.sink.write(record, signal), () => new TimeoutError(timeoutMs));
-  }
-
-  /** Waits while the circuit is open (or its one probe is out); holding costs no attempt. */
-  private async untilCircuitAllows(): Promise<void> {
-    if (this.breaker.canAttempt()) return;
-    await pollUntil(() => this.breaker.canAttempt(), {
-      signal: this.options.signal,
-      intervalMs: () => {
-        const state = this.breaker.state;
-        return state.name === 'open' ? Math.max(10, state.halfOpenAt - Date.now()) : 50;
-      },
-    });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { AbandonedError } from '../../../src/resilience/abort.js';
-import { retryForever, retryLimited } from '../../../src/resilience/retry.js';
+import { TryAgain, retryForever, retryLimited, retryWhenAsked } from '../../../src/resilience/retry.js';
 
 const ALMOST_ONE = 1 - Number.EPSILON;
 
@@ -170,5 +170,48 @@ describe('retryLimited', () => {
     const { step, calls } = flaky(Number.POSITIVE_INFINITY, 'never', invalid);
     await expect(retryLimited(step, { attempts: 20, waitMs: () => 250, retryIf: (e) => e !== invalid })).rejects.toBe(invalid);
     expect(calls()).toBe(1);
+  });
+});
+
+describe('retryWhenAsked', () => {
+  it('calls the step again after the wait its TryAgain asks for, numbering the tries, until it returns', async () => {
+    const tries: number[] = [];
+    const result = retryWhenAsked(async (attempt) => {
+      tries.push(attempt);
+      if (attempt < 3) throw new TryAgain(attempt * 1_000);
+      return 'written';
+    }, { signal: new AbortController().signal });
+    await jest.advanceTimersByTimeAsync(2_999);
+    expect(tries).toEqual([1, 2]);
+    await jest.advanceTimersByTimeAsync(1);
+    await expect(result).resolves.toBe('written');
+    expect(tries).toEqual([1, 2, 3]);
+  });
+
+  it('ends at once with any other error the step throws', async () => {
+    const deadLetter = new Error('for good');
+    let calls = 0;
+    await expect(
+      retryWhenAsked(async () => {
+        calls += 1;
+        throw deadLetter;
+      }, { signal: new AbortController().signal }),
+    ).rejects.toBe(deadLetter);
+    expect(calls).toBe(1);
+  });
+
+  it('stops at once with AbandonedError when the signal aborts during a wait, and does not call the step again', async () => {
+    const stopping = new AbortController();
+    let calls = 0;
+    const result = retryWhenAsked(async () => {
+      calls += 1;
+      throw new TryAgain(10_000);
+    }, { signal: stopping.signal });
+    const settled = expect(result).rejects.toBeInstanceOf(AbandonedError);
+    await jest.advanceTimersByTimeAsync(100);
+    stopping.abort();
+    await settled;
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(calls).toBe(1);
   });
 });
