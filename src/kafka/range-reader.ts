@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaClient } from './client.js';
+import { pollUntil } from '../resilience/poll.js';
 import { toConsumedRecord, type ConsumedRecord } from './records.js';
+
+/** How often the read looks whether every partition reached its end (or stalled). */
+const PROGRESS_CHECK_MS = 100;
 
 /** Start and end (exclusive) offsets of one partition. */
 export interface PartitionRange {
@@ -90,13 +94,15 @@ export async function readRange(
     await joined;
     for (const [partition, r] of range) consumer.seek({ topic, partition, offset: r.start.toString() });
     const stallMs = options.stallTimeoutMs ?? 60_000;
-    while (!finished() && failure === undefined) {
-      if (Date.now() - progressAt > stallMs) {
+    await pollUntil(
+      () => {
+        if (finished() || failure !== undefined) return true;
+        if (Date.now() - progressAt <= stallMs) return false;
         const behind = [...range].filter(([p, r]) => next.get(p)! < r.end).map(([p, r]) => `partition ${p} at ${next.get(p)} of ${r.end}`);
         throw new Error(`reading ${topic} made no progress for ${stallMs / 1000} s (${behind.join(', ')}); records before were handled`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      },
+      { intervalMs: PROGRESS_CHECK_MS },
+    );
     if (failure !== undefined) throw failure;
   } finally {
     await consumer.disconnect();

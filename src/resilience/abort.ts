@@ -85,3 +85,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Resolves with `work`, or rejects with the signal's reason as soon as it aborts: a sink's
+ * write whose client takes no signal (ioredis, pg, kafkajs) stops being waited for when its
+ * timeout or the role aborts it.
+ */
+export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // Work that fails after the abort won the race must not become an unhandled rejection; work
+  // that completes later is harmless because every sink write is idempotent by event id.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}

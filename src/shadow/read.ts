@@ -7,6 +7,7 @@ import { RuntimeFailure } from '../errors.js';
 import type { KafkaClient } from '../kafka/client.js';
 import { highWatermarks } from '../kafka/offsets.js';
 import { toConsumedRecord, type ConsumedRecord } from '../kafka/records.js';
+import { withTimeout } from '../resilience/timeout.js';
 
 /**
  * Every record of `topics` up to their ends now, per topic in partition order.
@@ -44,11 +45,11 @@ export async function readTopics(kafka: KafkaClient, topics: readonly string[], 
         }
       },
     });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const outcome = await Promise.race([done, timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') throw new RuntimeFailure(`reading ${topics.join(', ')} did not reach their ends within ${timeoutMs / 1000} s (${[...remaining.keys()].join(', ')} unread)`);
+    await withTimeout(
+      timeoutMs,
+      () => done,
+      () => new RuntimeFailure(`reading ${topics.join(', ')} did not reach their ends within ${timeoutMs / 1000} s (${[...remaining.keys()].join(', ')} unread)`),
+    );
     return records;
   } finally {
     await consumer.disconnect();

@@ -1,23 +1,5 @@
 /** Helpers every sink module shares. */
 
-/** Resolves with `work`, or rejects with the signal's reason as soon as it aborts. */
-export async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  // Work that fails after the abort won the race must not become an unhandled rejection; work
-  // that completes later is harmless because every sink write is idempotent by event id.
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
 /** What a hidden secret prints as. */
 export const REDACTED = '***';
 

@@ -4,6 +4,7 @@ import { measure } from '../../advise/measurements.js';
 import { renderAdvice } from '../../advise/render.js';
 import { InvalidInputError } from '../../errors.js';
 import { describeLocation, metricsLocation, readSamples } from '../../measure/source.js';
+import { sleep } from '../../resilience/abort.js';
 import type { Sample } from '../../measure/prom-text.js';
 import { loadTopology } from '../../topology/load.js';
 import { parseDuration } from '../../trial/flags.js';
@@ -49,7 +50,7 @@ export function register(program: Command): void {
       if (rate !== undefined) {
         measurements = { ...measure(plan, first), rate, rateSource: 'from --rate; latencies and counts since the processes started' };
       } else {
-        await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        await sleep(intervalMs);
         const second = await readSamples(location);
         const measured = measure(plan, second, { samples: first, intervalS: intervalMs / 1000 });
         if (measured.measuredRate === undefined) {

@@ -11,6 +11,7 @@ import { PlanHost } from '../../runtime/plan-host.js';
 import { ROLE_NAMES } from '../../runtime/roles.js';
 import { closeSharedClients, createSharedClients } from '../../runtime/shared.js';
 import { createLogger } from '../../observability/logger.js';
+import { pollUntil } from '../../resilience/poll.js';
 import { loadTopology } from '../../topology/load.js';
 import { renderText } from '../../topology/render.js';
 // demo-destinations.js loads pg; imported when the demo runs, so `flowyard validate` never loads a database driver.
@@ -99,8 +100,7 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
 
     const complete = (name: string) => new Set(completions.get(name)!.map((c) => c.eventId)).size >= records.length;
     const finished = () => plan.destinations.every((d) => complete(d.name)) && deadLetters.length >= 1;
-    const deadline = Date.now() + options.timeout * 1000;
-    while (!finished() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await pollUntil(finished, { intervalMs: 200, until: Date.now() + options.timeout * 1000 });
     const done = finished();
     out(`\n${done ? 'done' : 'TIMED OUT'} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (!done) {

@@ -11,7 +11,7 @@ import { withCarried } from '../../kafka/records.js';
 import { missingTopics } from '../../kafka/topics.js';
 import type { SinkConfig } from '../../topology/plan.js';
 import type { SinkContext } from '../define.js';
-import { untilAborted } from '../shared.js';
+import { untilAborted } from '../../resilience/abort.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { KafkaSinkConfig } from './config.js';
 

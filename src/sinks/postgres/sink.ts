@@ -10,7 +10,8 @@ import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import type { PostgresSinkConfig } from './config.js';
 import { buildInsert, parseTableName, pgErrorKind, quoteTable, rowValues, sqlState, type InsertStatement } from './sql.js';
-import { redactUrl, untilAborted } from '../shared.js';
+import { untilAborted } from '../../resilience/abort.js';
+import { redactUrl } from '../shared.js';
 
 /** An idle pooled connection is closed after this long (ms), so a quiet destination holds none. */
 const IDLE_TIMEOUT_MS = 30_000;

@@ -12,7 +12,8 @@ import type { SinkContext } from '../define.js';
 import { SinkError, type Sink, type SinkRecord } from '../sink.js';
 import { DEFAULT_GUARD_TTL_SECONDS, DEFAULT_KEY_TEMPLATE, redisConfigProblems, type RedisSinkConfig } from './config.js';
 import { UnwritablePayloadError, compileKeyTemplate, type KeyRenderer, guardKey, hashFields, redisErrorKind, streamFields } from './fields.js';
-import { redactUrl, untilAborted } from '../shared.js';
+import { untilAborted } from '../../resilience/abort.js';
+import { redactUrl } from '../shared.js';
 
 /*
  * Both scripts: KEYS[1] = guard key, KEYS[2] = stream or hash key, ARGV[1] = guard TTL (s).

@@ -18,6 +18,28 @@ afterEach(() => {
 });
 
 describe('pollUntil', () => {
+  it('without a signal (a command, not a role) checks after each interval and gives up at its deadline', async () => {
+    let checks = 0;
+    const done = pollUntil(() => ((checks += 1), false), { intervalMs: 100, until: Date.now() + 250 });
+    await jest.advanceTimersByTimeAsync(300);
+    await expect(done).resolves.toBe(false);
+    expect(checks).toBe(3);
+  });
+
+  it('rejects with what the condition threw, without checking again', async () => {
+    const hopeless = new Error('no progress');
+    let checks = 0;
+    const done = pollUntil(() => {
+      checks += 1;
+      if (checks === 2) throw hopeless;
+      return false;
+    }, { intervalMs: 100 });
+    const settled = expect(done).rejects.toBe(hopeless);
+    await jest.advanceTimersByTimeAsync(1_000);
+    await settled;
+    expect(checks).toBe(2);
+  });
+
   it('resolves true at once when the condition already holds', async () => {
     let checks = 0;
     await expect(pollUntil(() => ((checks += 1), true), { signal: new AbortController().signal, intervalMs: 1_000 })).resolves.toBe(true);
