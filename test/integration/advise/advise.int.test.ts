@@ -8,44 +8,31 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOpsServer, type OpsServer } from '../../../src/observability/http-server.js';
-import { SinkError } from '../../../src/sinks/sink.js';
+import { sum } from '../../../src/measure/prom-text.js';
 import { captureCli } from '../../helpers/cli.js';
+import { failAtC, fanoutToABC, serveMetrics, type MetricsEndpoint } from '../../helpers/metrics.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
-import { eventually, testLogger } from '../../helpers/servers.js';
-
-const retry = 'retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 }';
-const breaker = 'circuitBreaker: { failureRatio: 1, minRequests: 100000, halfOpenAfterMs: 1000 }';
+import { eventually } from '../../helpers/servers.js';
 
 test('advise reads a running flowyard\'s /metrics and prints the run\'s figures and a recommendation per destination', async () => {
-  const pipeline = await TestPipeline.create(`
-source: { topic: '{name}.events', key: customerId, id: eventId }
-mode: fanout
-partitions: 3
-destinations:
-  - { name: a, sink: { type: kafka, topic: '{name}.a' }, ${retry}, ${breaker} }
-  - { name: b, sink: { type: kafka, topic: '{name}.b' }, ${retry}, ${breaker} }
-  - { name: c, sink: { type: kafka, topic: '{name}.c' }, ${retry}, ${breaker}, ordering: none }
-`);
-  let ops: OpsServer | undefined;
+  const pipeline = await TestPipeline.create(fanoutToABC({ c: 'ordering: none' }));
+  let metrics: MetricsEndpoint | undefined;
   const dir = await mkdtemp(join(tmpdir(), 'fy-advise-'));
   try {
     const { records, eventIds } = pipeline.samples(80, 8);
     const flaky = new Set(eventIds.slice(0, 8)); // first call fails: 88 calls for 80 events
     const doomed = new Set(eventIds.slice(10, 12)); // every call fails: dead-lettered after 3
-    pipeline.behaviours.set('c', (record, attempt) => {
-      if (doomed.has(record.eventId) || (flaky.has(record.eventId) && attempt === 1)) throw new SinkError(`c refused ${record.eventId}`, 'retriable');
-    });
+    failAtC(pipeline, flaky, doomed);
     await pipeline.start(['router', 'worker', 'tracker']);
     await pipeline.produce(records);
     expect(await eventually(() => pipeline.outcomes.length === eventIds.length, 120_000, 200)).toBe(true);
-    ops = await startOpsServer({ port: 0, registry: pipeline.shared.registry, readiness: [], logger: testLogger() });
-    const url = `http://127.0.0.1:${ops.port}/metrics`;
+    metrics = await serveMetrics(pipeline.shared.registry);
+    const { url } = metrics;
     const cCalls = 80 + flaky.size + doomed.size * 2;
-    const scraped = async (pattern: RegExp): Promise<boolean> => pattern.test(await (await fetch(url)).text());
     // The end-to-end histogram is observed right after the verdicts, a write's duration before its completion is read back.
-    expect(await eventually(() => scraped(new RegExp(`flowyard_write_duration_seconds_count\\{[^}]*destination="c"[^}]*\\} ${cCalls}\\n`)), 30_000)).toBe(true);
-    expect(await eventually(() => scraped(/flowyard_end_to_end_latency_seconds_count\{[^}]*\} 78\n/), 30_000)).toBe(true);
+    const counted = async (name: string, match: Record<string, string>, expected: number): Promise<boolean> => sum(await metrics!.samples(), name, match) === expected;
+    expect(await eventually(() => counted('flowyard_write_duration_seconds_count', { destination: 'c' }, cCalls), 30_000)).toBe(true);
+    expect(await eventually(() => counted('flowyard_end_to_end_latency_seconds_count', {}, 78), 30_000)).toBe(true);
 
     const topology = join(dir, 'topology.yaml');
     await writeFile(topology, pipeline.yaml);
@@ -91,7 +78,7 @@ destinations:
     expect(other.code).toBe(2);
     expect(other.stderr).toContain(`has no series of topology other (it has series of ${pipeline.plan.name})`);
   } finally {
-    await ops?.close();
+    await metrics?.close();
     await pipeline.close();
   }
 });

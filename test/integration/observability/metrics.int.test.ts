@@ -6,67 +6,24 @@
  * and branch spread per completed event, sequencer gauges at rest, and consumer lag that
  * counts a backlog and drains.
  */
-import { startOpsServer, type OpsServer } from '../../../src/observability/http-server.js';
+import { select as series, sum as total, type Sample } from '../../../src/measure/prom-text.js';
 import { LagCollector, lagTargets } from '../../../src/observability/lag.js';
 import { HEADER } from '../../../src/runtime/headers.js';
-import { SinkError } from '../../../src/sinks/sink.js';
+import { failAtC, fanoutToABC, serveMetrics, type MetricsEndpoint } from '../../helpers/metrics.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { eventually, testLogger } from '../../helpers/servers.js';
 
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** Prometheus text format: `name{a="x",b="y"} value` lines (label values here hold no quotes or commas). */
-function parse(text: string): Sample[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (match === null) throw new Error(`not a sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
-
-/** Sum of the samples of `name` whose labels include `labels`. */
-function total(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
-}
-
-function series(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-}
-
-const retry = 'retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 }';
-// The doomed events fail every attempt; a wide breaker keeps them from being held as an outage.
-const breaker = 'circuitBreaker: { failureRatio: 1, minRequests: 100000, halfOpenAfterMs: 1000 }';
-
 test('/metrics after a fan-out run with a flaky destination holds every series with the values of the run', async () => {
-  const pipeline = await TestPipeline.create(`
-source: { topic: '{name}.events', key: customerId, id: eventId }
-mode: fanout
-partitions: 3
-destinations:
-  - { name: a, sink: { type: kafka, topic: '{name}.a' }, ${retry}, ${breaker} }
-  - { name: b, sink: { type: kafka, topic: '{name}.b' }, ${retry}, ${breaker} }
-  - { name: c, sink: { type: kafka, topic: '{name}.c' }, ${retry}, ${breaker}, ordering: none }
-ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }
-`);
+  const pipeline = await TestPipeline.create(fanoutToABC({ c: 'ordering: none', extra: "ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }" }));
   const { plan, shared } = pipeline;
-  let ops: OpsServer | undefined;
+  let metrics: MetricsEndpoint | undefined;
   const lag = new LagCollector({ kafka: shared.kafka, metrics: shared.metrics, logger: testLogger(), targets: () => lagTargets(plan), intervalMs: 60_000 });
   try {
     const labels = { topology: plan.name, plan: plan.id };
     const { records, eventIds } = pipeline.samples(120, 12);
     const flaky = new Set(eventIds.slice(0, 10)); // fail their first call to c, then succeed
     const doomed = new Set(eventIds.slice(20, 25)); // fail all 3 calls to c: dead-lettered
-    pipeline.behaviours.set('c', (record, attempt) => {
-      if (doomed.has(record.eventId) || (flaky.has(record.eventId) && attempt === 1)) throw new SinkError(`c refused ${record.eventId}`, 'retriable');
-    });
+    failAtC(pipeline, flaky, doomed);
     const invalid = [
       { key: 'x', value: Buffer.from('not json'), headers: {} },
       { key: 'y', value: Buffer.from('{"customerId":"y"}'), headers: {} }, // no event id
@@ -76,8 +33,8 @@ ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }
     await pipeline.produce(records.slice(0, 6)); // redelivered by the producer: router dedup hits
     const produced = records.length + invalid.length + 6;
     await lag.collect();
-    ops = await startOpsServer({ port: 0, registry: shared.registry, readiness: [], logger: testLogger() });
-    const scrape = async (): Promise<Sample[]> => parse(await (await fetch(`http://127.0.0.1:${ops!.port}/metrics`)).text());
+    metrics = await serveMetrics(shared.registry);
+    const scrape = metrics.samples;
     const backlog = await scrape();
     const routerLag = series(backlog, 'flowyard_consumer_lag', { ...labels, group: plan.groups.router });
     expect(routerLag.map((s) => s.labels.partition).sort()).toEqual(['0', '1', '2']);
@@ -166,7 +123,7 @@ ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }
     expect(own.filter((s) => Object.values(s.labels).some((v) => ids.has(v)))).toEqual([]);
 
     // The series with nothing to count in this run are declared with their labels.
-    const text = await (await fetch(`http://127.0.0.1:${ops.port}/metrics`)).text();
+    const text = await metrics.text();
     for (const name of [
       'flowyard_sequencer_buffered_events',
       'flowyard_sequencer_gaps_skipped_total',
@@ -181,7 +138,7 @@ ordering: { sequencer: { output: '{name}.sequenced', holdMs: 60000 } }
     expect(labelNames('flowyard_retry_budget_refusals_total')).toEqual(['topology', 'plan', 'destination']);
   } finally {
     await lag.stop();
-    await ops?.close();
+    await metrics?.close();
     await pipeline.close();
   }
 });

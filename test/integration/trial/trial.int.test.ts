@@ -7,45 +7,32 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startOpsServer, type OpsServer } from '../../../src/observability/http-server.js';
-import { SinkError } from '../../../src/sinks/sink.js';
+import { sum, type Sample } from '../../../src/measure/prom-text.js';
 import { captureCli } from '../../helpers/cli.js';
+import { failAtC, fanoutToABC, serveMetrics, type MetricsEndpoint } from '../../helpers/metrics.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
-import { eventually, testLogger } from '../../helpers/servers.js';
-
-const retry = 'retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 }';
-const breaker = 'circuitBreaker: { failureRatio: 1, minRequests: 100000, halfOpenAfterMs: 1000 }';
+import { eventually } from '../../helpers/servers.js';
 
 test('trial reads latency histograms and error rates from a real /metrics and from a saved copy, and simulates the same', async () => {
-  const pipeline = await TestPipeline.create(`
-source: { topic: '{name}.events', key: customerId, id: eventId }
-mode: fanout
-partitions: 3
-destinations:
-  - { name: a, sink: { type: kafka, topic: '{name}.a' }, ${retry}, ${breaker} }
-  - { name: b, sink: { type: kafka, topic: '{name}.b' }, ${retry}, ${breaker} }
-  - { name: c, sink: { type: kafka, topic: '{name}.c' }, ${retry}, ${breaker} }
-`);
-  let ops: OpsServer | undefined;
+  const pipeline = await TestPipeline.create(fanoutToABC());
+  let metrics: MetricsEndpoint | undefined;
   const dir = await mkdtemp(join(tmpdir(), 'fy-trial-'));
   try {
     const { records, eventIds } = pipeline.samples(80, 8);
-    const flaky = new Set(eventIds.slice(0, 8)); // c fails their first call: 8 failed calls of 88
-    pipeline.behaviours.set('c', (record, attempt) => {
-      if (flaky.has(record.eventId) && attempt === 1) throw new SinkError(`c refused ${record.eventId}`, 'retriable');
-    });
+    failAtC(pipeline, new Set(eventIds.slice(0, 8))); // c fails their first call: 8 failed calls of 88
     await pipeline.start(['router', 'worker', 'tracker']);
     await pipeline.produce(records);
     expect(await eventually(() => pipeline.outcomes.length === eventIds.length, 120_000, 200)).toBe(true);
-    ops = await startOpsServer({ port: 0, registry: pipeline.shared.registry, readiness: [], logger: testLogger() });
-    const url = `http://127.0.0.1:${ops.port}/metrics`;
+    metrics = await serveMetrics(pipeline.shared.registry);
+    const { url } = metrics;
     // The workers observe a write's duration before its completion is read back; wait for every one.
-    const countOf = async (destination: string): Promise<number> => {
-      const text = await (await fetch(url)).text();
-      const line = text.split('\n').find((l) => l.startsWith('flowyard_write_duration_seconds_count') && l.includes(`destination="${destination}"`));
-      return Number(line?.split(' ').at(-1) ?? 0);
-    };
-    expect(await eventually(async () => (await countOf('c')) === 88 && (await countOf('a')) === 80, 30_000)).toBe(true);
+    const writes = (samples: readonly Sample[], destination: string): number => sum(samples, 'flowyard_write_duration_seconds_count', { destination });
+    expect(
+      await eventually(async () => {
+        const samples = await metrics!.samples();
+        return writes(samples, 'c') === 88 && writes(samples, 'a') === 80;
+      }, 30_000),
+    ).toBe(true);
 
     const topology = join(dir, 'topology.yaml');
     await writeFile(topology, pipeline.yaml);
@@ -64,13 +51,13 @@ destinations:
 
     // A saved scrape gives the same models, hence the same simulated run.
     const saved = join(dir, 'metrics.txt');
-    await writeFile(saved, await (await fetch(url)).text());
+    await writeFile(saved, await metrics.text());
     const fromFile = await captureCli('trial', topology, '--metrics', saved, ...args, '--out', join(dir, 'file'));
     expect(fromFile.code).toBe(0);
     const results = (out: string): string => out.slice(out.indexOf('\nshape'), out.indexOf('\nplots:'));
     expect(results(fromFile.stdout)).toBe(results(live.stdout));
   } finally {
-    await ops?.close();
+    await metrics?.close();
     await pipeline.close();
   }
 });
