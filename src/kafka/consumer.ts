@@ -4,6 +4,8 @@ import type { KafkaClient } from './client.js';
 import { describeUnreadable, onUnreadableBatches, type UnreadableBatch } from './codecs.js';
 import { nextOffset, toConsumedRecord, type ConsumedRecord, type TopicPartitionOffset } from './records.js';
 import type { Logger } from '../observability/logger.js';
+import { AbandonedError, sleep } from '../resilience/abort.js';
+import { retryForever } from '../resilience/retry.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -26,6 +28,8 @@ export interface BatchControls {
 
 /** Pause before rejoining after a crash kafkajs does not restart from: long enough not to spin on a broker that keeps failing. */
 const RESTART_AFTER_CRASH_MS = 2_000;
+/** Waits between failed rejoins. */
+const RESTART_BACKOFF = { initialDelayMs: RESTART_AFTER_CRASH_MS, maxDelayMs: 30_000 } as const;
 
 export interface BatchConsumerOptions {
   readonly kafka: KafkaClient;
@@ -73,6 +77,8 @@ export class BatchConsumer {
   private stopped = false;
   /** The start() in progress: disconnect() waits for it, else kafkajs would finish joining after the stop and run on. */
   private starting: Promise<void> | undefined;
+  /** Aborted by disconnect(): ends a rejoin's waits. */
+  private readonly disconnecting = new AbortController();
   /**
    * The group's own commit, taken from the batch payload. `consumer.commitOffsets` goes
    * through kafkajs' runner, which silently drops commits once stop() began; the final
@@ -170,17 +176,32 @@ export class BatchConsumer {
     );
   }
 
-  /** Rejoins the group (a rebalance for the owner: onAssignment reports the new partitions). */
+  /**
+   * Rejoins the group (a rebalance for the owner: onAssignment reports the new partitions),
+   * retrying until it is back or the owner stops it.
+   */
   private restartAfterCrash(): void {
-    setTimeout(() => {
-      if (!this.running || this.stopped) return;
-      this.options.logger.warn({ group: this.options.groupId, afterMs: RESTART_AFTER_CRASH_MS }, 'restarting the consumer kafkajs left stopped after a crash');
+    const { logger, groupId } = this.options;
+    const rejoin = async (): Promise<void> => {
+      // The owner stopped fetching meanwhile: a graceful stop is under way, nothing to rejoin for.
+      if (!this.running) throw new AbandonedError();
+      logger.warn({ group: groupId }, 'restarting the consumer kafkajs left stopped after a crash');
       this.groupCommit = undefined; // the crashed run's commit handle belongs to a group generation that is gone
-      this.start().catch((error: unknown) => {
-        this.options.logger.error({ group: this.options.groupId, err: error }, 'restarting the consumer failed; trying again');
-        this.restartAfterCrash();
+      await this.start();
+    };
+    const { signal } = this.disconnecting;
+    sleep(RESTART_AFTER_CRASH_MS, signal)
+      .then(() =>
+        retryForever(rejoin, {
+          signal,
+          backoff: RESTART_BACKOFF,
+          onRetry: (err, attempt, waitMs) => logger.error({ group: groupId, err, attempt, waitMs }, 'restarting the consumer failed; trying again'),
+        }),
+      )
+      .catch((error: unknown) => {
+        // AbandonedError: stopped before the rejoin; retryForever rejects with nothing else.
+        if (!(error instanceof AbandonedError)) logger.error({ group: groupId, err: error }, 'restarting the consumer failed for good');
       });
-    }, RESTART_AFTER_CRASH_MS);
   }
 
   private async onBatch(payload: EachBatchPayload): Promise<void> {
@@ -242,6 +263,7 @@ export class BatchConsumer {
   async disconnect(): Promise<void> {
     this.running = false;
     this.stopped = true;
+    this.disconnecting.abort();
     await this.starting?.catch(() => undefined);
     // kafkajs' disconnect leaves the group (LeaveGroup), so its partitions move to the other members at once.
     await this.consumer.disconnect();
