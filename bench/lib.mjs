@@ -41,15 +41,13 @@ export function uniqueName(prefix) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** pollUntil needs a stop signal; a bench wait ends by its timeout (Ctrl-C ends the whole process). */
-const never = new globalThis.AbortController().signal;
-
 /**
  * Resolves true once `condition` holds (checked now, then every `intervalMs`), false after
  * `timeoutMs`: flowyard's pollUntil (dist/resilience), so the bench polls as flowyard does.
  */
 export function waitFor(condition, { intervalMs, timeoutMs }) {
-  return pollUntil(condition, { signal: never, intervalMs, until: Date.now() + timeoutMs });
+  // No signal: the suite has no roles to stop; a wait ends by its condition or its timeout.
+  return pollUntil(condition, { intervalMs, until: Date.now() + timeoutMs });
 }
 
 /**
