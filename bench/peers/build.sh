@@ -2,22 +2,22 @@
 # Builds the Java peers of `make bench` (bench/peers/pom.xml) with Maven from Maven Central into
 # bench/peers/target/ (ignored by git): classes/ and libs/ (the runtime jars). Like the broker's
 # jars (infra/kafka.sh), the result is kept and reused: target/.complete holds a hash of the
-# sources, and a build runs again only when they change. Prints nothing but errors and one line.
+# sources, and a build runs again only when they change. Installs a JDK 17 and Maven from Debian
+# when they are missing (as infra/*.sh install what they need). Prints one line, or errors.
 # Usage: bench/peers/build.sh   (make bench runs it)
-set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# say, die, apt_install (and set -euo pipefail)
+source "$HERE/../../infra/lib.sh"
 TARGET="$HERE/target"
-say() { printf '[bench] %s\n' "$*"; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 
 hash="$(cd "$HERE" && find pom.xml log4j.properties src -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
 if [[ -f "$TARGET/.complete" && "$(cat "$TARGET/.complete")" == "$hash" ]]; then
   say "Java peers up to date in $TARGET"
   exit 0
 fi
-command -v java >/dev/null || die "java is not installed; the Java peers need Java 17 (apt-get install openjdk-17-jdk-headless)"
-command -v javac >/dev/null || die "javac is not installed; building the Java peers needs a JDK 17 (apt-get install openjdk-17-jdk-headless)"
-command -v mvn >/dev/null || die "Maven (mvn) is not installed; it builds the Java peers from Maven Central (apt-get install maven)"
+# A JDK (not only the JRE the broker needs) and Maven, from Debian when missing, as infra/*.sh do.
+command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
+command -v mvn >/dev/null || apt_install maven
 say "building the Java peers (Kafka Streams, plain copy) with Maven into $TARGET"
 rm -rf "$TARGET"
 mkdir -p "$TARGET"
