@@ -1,4 +1,5 @@
 import type { Producer } from 'kafkajs';
+import { isMessageTooLarge } from './message-size.js';
 import { chunkByBytes } from './producer.js';
 import type { OutgoingRecord } from './records.js';
 
@@ -14,22 +15,42 @@ interface Pending {
  * other's round trips; here, whatever arrives while a request is out goes in the next one.
  * No linger timer: a lone send leaves at once, a busy worker's sends batch themselves.
  * Each caller's promise settles with the request that carried its records (acks=all).
+ *
+ * It owns its idempotent producer (`open` makes one), because a refusal as too large
+ * (MESSAGE_TOO_LARGE) leaves a kafkajs producer unusable: kafkajs rolls back the sequence
+ * numbers of every partition of the refused request, though the broker appended the records of
+ * the other partitions, so the next batch to one of those is refused as out of order forever
+ * (or, with the same count of records, taken for a duplicate and dropped). A new producer id
+ * starts every sequence over.
  */
 export class CoalescingProducer {
   private pending: Pending[] = [];
   private inFlight = false;
 
-  constructor(
-    private readonly producer: Producer,
+  private constructor(
+    private readonly open: () => Promise<Producer>,
+    private producer: Promise<Producer>,
     /** Records per request at most; the rest waits for the next one. */
-    private readonly maxRecords = 1_000,
+    private readonly maxRecords: number,
   ) {}
+
+  /** Opens the first producer (its connection errors surface here, at start). */
+  static async create(open: () => Promise<Producer>, maxRecords = 1_000): Promise<CoalescingProducer> {
+    const producer = await open();
+    return new CoalescingProducer(open, Promise.resolve(producer), maxRecords);
+  }
 
   send(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ byTopic, resolve, reject });
       if (!this.inFlight) queueMicrotask(() => void this.flush());
     });
+  }
+
+  /** Disconnects the producer; sends still pending fail. */
+  async close(): Promise<void> {
+    const producer = await this.producer.catch(() => undefined);
+    await producer?.disconnect();
   }
 
   private async flush(): Promise<void> {
@@ -51,13 +72,60 @@ export class CoalescingProducer {
       }
     }
     try {
-      for (const topicMessages of chunkByBytes(topics)) await this.producer.sendBatch({ acks: -1, topicMessages });
+      await this.sendAll(topics);
       for (const p of batch) p.resolve();
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      if (batch.length > 1 && isMessageTooLarge(error)) await this.sendEachAlone(batch);
+      else for (const p of batch) p.reject(error);
     } finally {
       this.inFlight = false;
       if (this.pending.length > 0) void this.flush();
+    }
+  }
+
+  private async sendAll(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
+    const producer = await this.current();
+    try {
+      for (const topicMessages of chunkByBytes(byTopic)) await producer.sendBatch({ acks: -1, topicMessages });
+    } catch (error) {
+      if (isMessageTooLarge(error)) this.renew(producer);
+      throw error;
+    }
+  }
+
+  /** The producer, or a fresh try at opening one when the last try failed (the caller retries its send). */
+  private async current(): Promise<Producer> {
+    try {
+      return await this.producer;
+    } catch (error) {
+      this.renew(undefined);
+      throw error;
+    }
+  }
+
+  private renew(old: Producer | undefined): void {
+    const next = this.open();
+    next.catch(() => undefined); // a failed open is reported to the next send, not as an unhandled rejection
+    this.producer = next;
+    // Nothing else is in flight on it: one request at a time.
+    void old?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * The broker refused a record batch as too large: one caller's record, or several callers'
+   * records that share a partition and together pass a small max.message.bytes. Sent one
+   * caller at a time, only the caller whose own records do not fit gets the refusal (and makes
+   * them fit); the others go through. Records of the combined request that the broker had
+   * appended to other partitions are written again: their readers dedup by event id.
+   */
+  private async sendEachAlone(batch: readonly Pending[]): Promise<void> {
+    for (const p of batch) {
+      try {
+        await this.sendAll(p.byTopic);
+        p.resolve();
+      } catch (error) {
+        p.reject(error);
+      }
     }
   }
 }

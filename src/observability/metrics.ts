@@ -47,6 +47,7 @@ export class Metrics {
   readonly sequencerGaps: Counter<(typeof PLAN)[number]>;
   readonly sequencerLate: Counter<(typeof PLAN)[number]>;
   readonly compensations: Counter<(typeof DEST)[number] | 'outcome'>;
+  readonly oversizedRecords: Counter<(typeof DEST)[number] | 'topic' | 'outcome'>;
   /** The state in Redis is the topology's: every plan of it shows the same value. */
   readonly redisStateLost: Gauge<(typeof PLAN)[number]>;
 
@@ -115,6 +116,13 @@ export class Metrics {
     this.sequencerGaps = new Counter({ name: 'flowyard_sequencer_gaps_skipped_total', help: 'Gaps the sequencer skipped after holdMs.', labelNames: PLAN, registers });
     this.sequencerLate = new Counter({ name: 'flowyard_sequencer_late_events_total', help: 'Events that arrived after their gap was skipped (sent to the DLQ as late).', labelNames: PLAN, registers });
     this.compensations = new Counter({ name: 'flowyard_compensations_total', help: 'Compensations by outcome (ok, dead_letter).', labelNames: [...DEST, 'outcome'], registers });
+    this.oversizedRecords = new Counter({
+      name: 'flowyard_oversized_records_total',
+      help:
+        "Records larger than their topic's max.message.bytes after the broker refused one, by what went instead: dead_letter (the event was dead-lettered oversized for that destination), value_omitted (a completions record went without the event's value).",
+      labelNames: [...DEST, 'topic', 'outcome'],
+      registers,
+    });
     this.redisStateLost = new Gauge({
       name: 'flowyard_redis_state_lost',
       help: "1 while Redis has lost the topology's state (epoch key missing) and its roles wait for `flowyard state recover`, else 0.",

@@ -16,6 +16,12 @@
  * meant for it by `fy-kind` alone, without reading the value; a kind it does not know (a
  * newer flowyard's, another system's record) is skipped.
  *
+ * A record that would not fit the topic with the value (`max.message.bytes` set by hand below
+ * the source's) goes without it, `fy-value-omitted` saying how large it was
+ * (`valueOmittedBytes`): the outcome still counts, and whoever needs the value (a join release,
+ * a compensation, the sequencer's output) dead-letters the event `oversized` instead; the whole
+ * event stays at `fy-origin`.
+ *
  * Records without `fy-kind` are the previous format (JSON, the value in base64): still read,
  * so completions written before an upgrade are tracked and `state recover` can rebuild from them.
  */
@@ -32,8 +38,10 @@ interface CompletionBase {
   readonly ingestedAt: number;
   /** ms since epoch when the record was written. */
   readonly at: number;
-  /** The event's original value; null for a record without a value. */
+  /** The event's original value; null for a record without a value, or one left out (`valueOmittedBytes`). */
   readonly value: Buffer | null;
+  /** Set when the value was left out because the record would not fit the completions topic: the value's size in bytes. */
+  readonly valueOmittedBytes?: number;
   /** Where the record this one reports on was read, for logs and dead letters. */
   readonly origin: { readonly topic: string; readonly partition: number; readonly offset: string };
   readonly traceparent?: string;
@@ -72,6 +80,7 @@ export function completionsRecord(record: CompletionsRecord): OutgoingRecord {
     [HEADER.at]: String(record.at),
     [HEADER.origin]: `${origin.topic}/${origin.partition}/${origin.offset}`,
   };
+  if (record.valueOmittedBytes !== undefined) headers[HEADER.valueOmitted] = String(record.valueOmittedBytes);
   if (record.kind === 'event') {
     if (record.failed.length > 0) headers[HEADER.failed] = record.failed.join(',');
   } else {
@@ -92,6 +101,12 @@ export function eventHeadersOf(record: CompletionBase): EventHeaders {
     ingestedAt: record.ingestedAt,
     traceparent: validTraceparent(record.traceparent) ?? newTraceparent(),
   };
+}
+
+/** `record` without the event's value, saying how large it was: what goes on the completions topic when the whole record would not fit. */
+export function withoutValue<T extends CompletionsRecord>(record: T): T {
+  if (record.value === null) return record;
+  return { ...record, value: null, valueOmittedBytes: record.value.length };
 }
 
 type Readable = Pick<ConsumedRecord, 'value' | 'headers'>;
@@ -123,7 +138,19 @@ export function parseCompletionsRecord(record: Readable): CompletionsRecord | un
   if (eventId === undefined || key === undefined || plan === undefined || origin === undefined) return undefined;
   if (!Number.isSafeInteger(seq) || !Number.isFinite(ingestedAt) || !Number.isFinite(at)) return undefined;
   const traceparent = headers[HEADER.traceparent];
-  const base = { eventId, key, seq, plan, ingestedAt, at, value: record.value, origin, ...(traceparent !== undefined && { traceparent }) };
+  const omitted = Number(headers[HEADER.valueOmitted]);
+  const base = {
+    eventId,
+    key,
+    seq,
+    plan,
+    ingestedAt,
+    at,
+    value: record.value,
+    ...(Number.isSafeInteger(omitted) && omitted >= 0 && { valueOmittedBytes: omitted }),
+    origin,
+    ...(traceparent !== undefined && { traceparent }),
+  };
   const status = headers[HEADER.status];
   if (kind === 'event') {
     if (status !== 'completed' && status !== 'failed') return undefined;

@@ -27,6 +27,8 @@ export const HEADER = {
   at: 'fy-at',
   /** On a `failed` verdict: the destinations that failed for good, comma-separated. */
   failed: 'fy-failed',
+  /** On a completions record sent without the event's value (it would not fit the topic): the value's size in bytes. */
+  valueOmitted: 'fy-value-omitted',
 } as const;
 
 /** What every routed copy carries; a worker reads these instead of decoding the value again. */

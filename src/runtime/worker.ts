@@ -14,11 +14,11 @@
  * budget, breaker), emitter.ts (the records a decided event produces: hand-on,
  * completion, dead letter), commit.ts (offset commits up to the lowest unfinished record).
  */
-import type { Producer } from 'kafkajs';
 import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
-import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
+import { isMessageTooLarge } from '../kafka/message-size.js';
+import type { ConsumedRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { AbandonedError } from '../resilience/abort.js';
 import { retryForever } from '../resilience/retry.js';
@@ -32,7 +32,8 @@ import { KeyScheduler, type SchedulableRecord } from './key-scheduler.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { waitAtStart } from './start-wait.js';
 import { OffsetCommitter } from './worker/commit.js';
-import { StepEmitter } from './worker/emitter.js';
+import { TopicLimits } from './record-size.js';
+import { StepEmitter, type FittedEmission } from './worker/emitter.js';
 import { WriteExecutor } from './worker/executor.js';
 
 interface WorkItem extends SchedulableRecord {
@@ -74,8 +75,10 @@ export class Worker implements Role {
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
   private consumer: BatchConsumer | undefined;
-  private producer: Producer | undefined;
   private output: CoalescingProducer | undefined;
+  /** `max.message.bytes` of the topics this worker writes, read once the broker refused a record as too large. */
+  private limits = new TopicLimits();
+  private readonly writtenTopics: readonly string[];
   private assigned: readonly TopicPartitions[] = [];
   private readonly pausedForBackpressure = new Set<number>();
   private circuitPaused = false;
@@ -105,6 +108,7 @@ export class Worker implements Role {
     this.inputTopic = slice.inputTopic;
     this.group = slice.group;
     this.doneName = slice.doneKeyName;
+    this.writtenTopics = [...slice.nextTopics, context.plan.completionsTopic, context.plan.dlqTopic];
     this.lifecycle = new RoleLifecycle(this.name);
     const maxBuffered = options.maxBuffered ?? Math.max(MIN_MAX_BUFFERED, destination.concurrency * DEFAULT_MAX_BUFFERED_PER_CONCURRENCY);
     this.scheduler = new KeyScheduler<WorkItem>({
@@ -138,8 +142,7 @@ export class Worker implements Role {
       logger,
       fields: { destination: this.destination.name },
     });
-    this.producer = await createProducer(kafka);
-    this.output = new CoalescingProducer(this.producer);
+    this.output = await CoalescingProducer.create(() => createProducer(kafka));
     this.consumer = new BatchConsumer({
       kafka,
       logger,
@@ -163,7 +166,7 @@ export class Worker implements Role {
     await this.whenIdle();
     await this.committer.flush();
     await this.consumer?.disconnect();
-    await this.producer?.disconnect();
+    await this.output?.close();
     await this.sink.close();
     this.context.metrics.inFlight.set(this.labels, 0);
     this.context.metrics.buffered.set(this.labels, 0);
@@ -274,7 +277,7 @@ export class Worker implements Role {
       metrics.writes.inc({ ...this.labels, outcome: 'duplicate' });
       metrics.dedupHits.inc({ topology: this.labels.topology, plan: this.labels.plan, stage: this.doneName });
       // The write happened before a crash; the hand-on may not have: repeat it (downstream dedups).
-      await this.send(this.emitter.succeeded(item.record, event, 1, undefined));
+      await this.emit(item, (limits) => this.emitter.succeededWithin(limits, item.record, event, 1, undefined));
       return;
     }
     const payload = await this.decodePayload(item);
@@ -285,7 +288,7 @@ export class Worker implements Role {
     }
     await this.retryInfra('recording a done-key', () => dedup.markDone(this.doneName, event.eventId));
     metrics.writes.inc({ ...this.labels, outcome: 'ok' });
-    await this.send(this.emitter.succeeded(item.record, event, outcome.attempts, outcome.traceparent));
+    await this.emit(item, (limits) => this.emitter.succeededWithin(limits, item.record, event, outcome.attempts, outcome.traceparent));
   }
 
   private async decodePayload(item: WorkItem): Promise<unknown> {
@@ -310,15 +313,51 @@ export class Worker implements Role {
   // ---- outputs -------------------------------------------------------------------------
 
   private async deadLetter(item: WorkItem, failureClass: DeadLetterClass, error: string, attempts: number): Promise<void> {
-    const { metrics } = this.context;
-    const { records, errorClass } = this.emitter.deadLettered(item.record, item.event, failureClass, error, attempts);
-    await this.send(records);
-    metrics.writes.inc({ ...this.labels, outcome: 'dead_letter' });
-    metrics.dlqRecords.inc({ topology: this.labels.topology, plan: this.labels.plan, destination: this.labels.destination, class: errorClass });
+    await this.emit(item, (limits) => this.emitter.deadLetteredWithin(limits, item.record, item.event, failureClass, error, attempts));
+    this.context.metrics.writes.inc({ ...this.labels, outcome: 'dead_letter' });
   }
 
-  private async send(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
-    await this.retryInfra('producing hand-on/completion/dead-letter records', () => this.output!.send(byTopic));
+  /**
+   * Produces what a decided event emits, retried until it succeeds. Once the broker refused a
+   * record as too large (MESSAGE_TOO_LARGE: retrying the same record never succeeds), the
+   * topics' limits are read and the records rebuilt to fit them (see StepEmitter), so the
+   * event is dead-lettered for the step it cannot reach and its key and partition go on.
+   */
+  private async emit(item: WorkItem, build: (limits: TopicLimits | undefined) => FittedEmission): Promise<void> {
+    let limits: TopicLimits | undefined;
+    const emission = await this.retryInfra('producing hand-on/completion/dead-letter records', async () => {
+      const fitted = build(limits);
+      try {
+        await this.output!.send(fitted.records);
+      } catch (error) {
+        if (isMessageTooLarge(error)) limits = this.limits = await this.limits.refreshed(this.context.kafka, this.writtenTopics, (err) => this.warnLimits(err));
+        throw error;
+      }
+      return fitted;
+    });
+    this.countEmission(item, emission);
+  }
+
+  private countEmission(item: WorkItem, emission: FittedEmission): void {
+    const { metrics, logger } = this.context;
+    const { topology, plan } = this.labels;
+    for (const [errorClass, n] of emission.deadLetters) metrics.dlqRecords.inc({ topology, plan, destination: this.labels.destination, class: errorClass }, n);
+    for (const oversized of emission.oversized) {
+      const { destination, topic, bytes, limit, outcome } = oversized;
+      metrics.oversizedRecords.inc({ topology, plan, destination, topic, outcome });
+      // A hand-on's dead letter is the next step's: counted under its name, like its fy-destination.
+      if (outcome === 'dead_letter') metrics.dlqRecords.inc({ topology, plan, destination, class: 'oversized' });
+      logger.warn(
+        { ...this.logFields(item), plan: item.event?.plan, destination, from: this.destination.name, topic, bytes, maxMessageBytes: limit, outcome },
+        outcome === 'dead_letter'
+          ? `hand-on too large for topic ${topic}; the event is dead-lettered oversized for destination ${destination}`
+          : `completion too large for topic ${topic}; sent without the event's value`,
+      );
+    }
+  }
+
+  private warnLimits(error: unknown): void {
+    this.context.logger.warn({ err: error, destination: this.destination.name, topics: this.writtenTopics }, 'reading max.message.bytes of the output topics failed; measuring against the last known limits');
   }
 
   /** Infrastructure steps (Redis, Kafka) are retried until they succeed: giving up would lose the event. */

@@ -8,14 +8,21 @@
  *
  * Offsets go up to the lowest offset whose event (or failure) the buffer still holds per
  * partition (progress.ts). Each step is retried, the same flush again, until it succeeds or
- * the role stops.
+ * the role stops. Once the broker refused the transaction as too large (MESSAGE_TOO_LARGE,
+ * which no retry of the same records cures), the records are measured against the topics'
+ * max.message.bytes: an output that does not fit is dead-lettered `oversized` in its place and
+ * a dead letter that does not fit keeps the start of its value, so the flush goes through.
  */
 import { randomBytes } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import type { KafkaClient } from '../kafka/client.js';
+import { isMessageTooLarge } from '../kafka/message-size.js';
 import { chunkByBytes, createProducer, type Producer } from '../kafka/producer.js';
 import type { OutgoingRecord } from '../kafka/records.js';
-import type { Pending } from './emitter.js';
+import type { Logger } from '../observability/logger.js';
+import { fitDeadLetter } from '../runtime/dead-letter.js';
+import { oversizeReason, TopicLimits, type Oversize } from '../runtime/record-size.js';
+import { oversizedLetter, type Pending, type SequencedOutput } from './emitter.js';
 import type { PartitionState } from './executor.js';
 import type { SequencerStore } from './store.js';
 
@@ -28,6 +35,14 @@ export interface SequencerCommitterOptions {
   readonly dlqTopic: string;
   /** Retries a step until it succeeds; rejects with AbandonedError when the role stops. */
   readonly retry: <T>(what: string, step: () => Promise<T>) => Promise<T>;
+  readonly logger: Logger;
+}
+
+/** The records of one flush, made to fit their topics. */
+interface FlushRecords {
+  readonly byTopic: Map<string, OutgoingRecord[]>;
+  /** Outputs too large for the output topic, dead-lettered instead. */
+  readonly oversized: readonly { readonly output: SequencedOutput; readonly oversize: Oversize }[];
 }
 
 interface PartitionPosition {
@@ -41,6 +56,7 @@ export class SequencerCommitter {
   private tokenCounter = 0;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
+  private limits = new TopicLimits();
 
   constructor(private readonly options: SequencerCommitterOptions) {}
 
@@ -77,8 +93,11 @@ export class SequencerCommitter {
     }
   }
 
-  /** Makes `pending` durable (see the file comment), retrying the same flush until it succeeds. */
-  async flush(pending: Pending, partitions: ReadonlyMap<number, PartitionState>): Promise<void> {
+  /**
+   * Makes `pending` durable (see the file comment), retrying the same flush until it succeeds.
+   * Resolves to the outputs dead-lettered because they did not fit the output topic.
+   */
+  async flush(pending: Pending, partitions: ReadonlyMap<number, PartitionState>): Promise<number> {
     const { store, retry } = this.options;
     const offsets: PartitionPosition[] = [];
     for (const partitionNo of pending.partitions) {
@@ -86,16 +105,60 @@ export class SequencerCommitter {
       const position = state?.progress.commitPosition();
       if (position !== undefined && (state!.progress.pendingCommit() !== undefined || pending.snapshots.size > 0)) offsets.push({ partition: partitionNo, position });
     }
-    const records = new Map<string, OutgoingRecord[]>();
-    if (pending.outputs.length > 0) records.set(this.options.output, pending.outputs);
-    if (pending.deadLetters.length > 0) records.set(this.options.dlqTopic, pending.deadLetters);
-    if (records.size === 0 && pending.snapshots.size === 0 && offsets.length === 0) return;
+    if (pending.outputs.length === 0 && pending.deadLetters.length === 0 && pending.snapshots.size === 0 && offsets.length === 0) return 0;
     this.tokenCounter += 1;
     const token = `${this.tokenPrefix}.${this.tokenCounter}`;
     await retry('writing sequencer snapshots', () => store.write(token, pending.snapshots));
-    await retry('committing the sequenced output', () => this.transact(records, offsets, token));
+    let limits: TopicLimits | undefined;
+    const records = await retry('committing the sequenced output', async () => {
+      const fitted = this.recordsOf(pending, limits);
+      try {
+        await this.transact(fitted.byTopic, offsets, token);
+      } catch (error) {
+        if (isMessageTooLarge(error)) limits = await this.readLimits();
+        throw error;
+      }
+      return fitted;
+    });
     await retry('marking a sequencer flush committed', () => store.markCommitted([token]));
     for (const { partition, position } of offsets) partitions.get(partition)?.progress.markCommitted(position);
+    for (const { output, oversize } of records.oversized) {
+      const { outcome } = output;
+      this.options.logger.warn(
+        { eventId: outcome.eventId, plan: outcome.plan, key: outcome.key, seq: outcome.seq, destination: 'sequencer', topic: oversize.topic, bytes: oversize.bytes, maxMessageBytes: oversize.limit },
+        `sequenced output too large for topic ${oversize.topic}; dead-lettered oversized`,
+      );
+    }
+    return records.oversized.length;
+  }
+
+  /** The flush's records; measured against `limits` once the broker refused them as too large. */
+  private recordsOf(pending: Pending, limits: TopicLimits | undefined): FlushRecords {
+    const { output, dlqTopic } = this.options;
+    const outputs: OutgoingRecord[] = [];
+    const letters = [...pending.deadLetters];
+    const oversized: { output: SequencedOutput; oversize: Oversize }[] = [];
+    for (const sequenced of pending.outputs) {
+      const oversize = limits?.oversizeOf(output, sequenced.record);
+      if (oversize === undefined) {
+        outputs.push(sequenced.record);
+        continue;
+      }
+      oversized.push({ output: sequenced, oversize });
+      letters.push(oversizedLetter(sequenced.outcome, oversizeReason(`the sequenced output of seq ${sequenced.outcome.seq}`, oversize)));
+    }
+    const byTopic = new Map<string, OutgoingRecord[]>();
+    if (outputs.length > 0) byTopic.set(output, outputs);
+    if (letters.length > 0) byTopic.set(dlqTopic, limits === undefined ? letters : letters.map((letter) => fitDeadLetter(letter, limits.limitOf(dlqTopic))));
+    return { byTopic, oversized };
+  }
+
+  private async readLimits(): Promise<TopicLimits> {
+    const { kafka, output, dlqTopic, logger } = this.options;
+    this.limits = await this.limits.refreshed(kafka, [output, dlqTopic], (error) =>
+      logger.warn({ err: error, topics: [output, dlqTopic] }, 'reading max.message.bytes of the sequencer\'s output topics failed; measuring against the last known limits'),
+    );
+    return this.limits;
   }
 
   private async transact(records: ReadonlyMap<string, readonly OutgoingRecord[]>, offsets: readonly PartitionPosition[], token: string): Promise<void> {

@@ -8,7 +8,7 @@ import type { ConsumedRecord } from '../kafka/records.js';
 import type { Logger } from '../observability/logger.js';
 import { completionKindOf, parseCompletionsRecord, type EventOutcome } from '../runtime/completion.js';
 import type { Emitted, GroupSnapshot, SequencerBuffer, SkippedGap } from './buffer.js';
-import { lateLetter, newPending, outputRecord, type Pending } from './emitter.js';
+import { lateLetter, newPending, outputRecord, oversizedLetter, type Pending } from './emitter.js';
 import type { PartitionProgress } from './progress.js';
 
 export interface Held {
@@ -121,6 +121,15 @@ export class SequencerSteps {
 
   private emit(emitted: readonly Emitted<Held>[], pending: Pending): void {
     for (const { item } of emitted) {
+      const omitted = item.outcome.valueOmittedBytes;
+      if (omitted !== undefined) {
+        const { topic, partition, offset } = item.outcome.origin;
+        const error = `the event's value (${omitted} bytes) was left out of its verdict because it would not fit the completions topic; the whole event is at ${topic}/${partition}/${offset}`;
+        pending.deadLetters.push(oversizedLetter(item.outcome, error));
+        pending.valueOmitted += 1;
+        this.options.logger.warn({ ...logFields(item.outcome, item.record), plan: item.outcome.plan, destination: 'sequencer', topic: item.record.topic, bytes: omitted, reason: error }, 'completed event without its value; dead-lettered oversized instead of written to the output');
+        continue;
+      }
       pending.outputs.push(outputRecord(item.outcome));
       this.options.logger.debug(logFields(item.outcome, item.record), 'event emitted in order');
     }

@@ -100,6 +100,7 @@ export class Sequencer implements Role {
       output: this.output,
       dlqTopic: plan.dlqTopic,
       retry,
+      logger: context.logger,
     });
   }
 
@@ -203,8 +204,10 @@ export class Sequencer implements Role {
   }
 
   private async flush(pending: Pending): Promise<void> {
-    await this.committer.flush(pending, this.partitions);
+    const tooLarge = await this.committer.flush(pending, this.partitions);
     const { metrics } = this.context;
+    if (pending.valueOmitted > 0) this.countOversized(this.input, pending.valueOmitted);
+    if (tooLarge > 0) this.countOversized(this.output, tooLarge);
     if (pending.gaps > 0) metrics.sequencerGaps.inc(this.labels, pending.gaps);
     if (pending.late > 0) {
       metrics.sequencerLate.inc(this.labels, pending.late);
@@ -212,6 +215,13 @@ export class Sequencer implements Role {
     }
     this.applyBackpressure();
     this.updateGauges();
+  }
+
+  /** Outputs dead-lettered `oversized`: `topic` is the one that could not take the value (completions, when the verdict came without it). */
+  private countOversized(topic: string, n: number): void {
+    const { metrics } = this.context;
+    metrics.oversizedRecords.inc({ ...this.labels, destination: 'sequencer', topic, outcome: 'dead_letter' }, n);
+    metrics.dlqRecords.inc({ ...this.labels, destination: 'sequencer', class: 'oversized' }, n);
   }
 
   /** Infrastructure steps are retried until they succeed (giving up would lose events) or the role stops. */

@@ -10,14 +10,16 @@
  * the batch; decisions repeat only what was not marked, and every receiver dedups by event id
  * (workers by done-key, the sequencer by seq), so nothing is lost and no side effect doubles.
  */
-import type { Producer } from 'kafkajs';
 import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
 import { createProducer } from '../kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
-import { completionKindOf, completionsRecord, eventHeadersOf, parseCompletionsRecord, type Completion } from '../runtime/completion.js';
+import { isMessageTooLarge } from '../kafka/message-size.js';
+import { completionKindOf, completionsRecord, eventHeadersOf, parseCompletionsRecord, withoutValue, type Completion, type CompletionsRecord } from '../runtime/completion.js';
 import { planLabels, type RoleContext } from '../runtime/context.js';
-import { toHeaders } from '../runtime/headers.js';
+import { deadLetterRecord, fitDeadLetter } from '../runtime/dead-letter.js';
+import { HEADER, toHeaders } from '../runtime/headers.js';
+import { oversizeReason, TopicLimits } from '../runtime/record-size.js';
 import { RoleLifecycle, type Role } from '../runtime/role.js';
 import { retryBatch } from '../runtime/retry-batch.js';
 import { InFlightKeys, type KeyedEvent } from '../dedup/in-flight.js';
@@ -34,8 +36,8 @@ export class Tracker implements Role {
   /** Every plan whose events may still report, by id: the current one, its rollout plan, plans being drained. */
   private readonly known: ReadonlyMap<string, KnownPlan>;
   private consumer: BatchConsumer | undefined;
-  private producer: Producer | undefined;
   private output: CoalescingProducer | undefined;
+  private limits = new TopicLimits();
 
   constructor(
     private readonly context: RoleContext,
@@ -57,8 +59,7 @@ export class Tracker implements Role {
   async start(): Promise<void> {
     const { plan, kafka, logger } = this.context;
     this.lifecycle.to('starting');
-    this.producer = await createProducer(kafka);
-    this.output = new CoalescingProducer(this.producer);
+    this.output = await CoalescingProducer.create(() => createProducer(kafka));
     this.consumer = new BatchConsumer({
       kafka,
       logger,
@@ -77,21 +78,38 @@ export class Tracker implements Role {
     this.stopping.abort();
     this.consumer?.stopFetching();
     await this.consumer?.disconnect(); // waits for the batch in hand; an abandoned batch is not committed
-    await this.producer?.disconnect();
+    await this.output?.close();
     this.lifecycle.to('stopped');
   }
 
-  /** Retries the whole batch until it is processed: nothing is committed before it is. */
+  /**
+   * Retries the whole batch until it is processed: nothing is committed before it is. A batch
+   * whose emissions the broker refused as too large is retried with every emission measured
+   * against its topic's max.message.bytes (see `track`).
+   */
   private handleBatch(records: readonly ConsumedRecord[], controls: BatchControls): Promise<void> {
-    return retryBatch(() => this.track(records), {
+    let checkSizes = false;
+    return retryBatch(() => this.track(records, checkSizes), {
       signal: this.stopping.signal,
       heartbeat: () => controls.heartbeat(),
-      onFailure: (error, attempt, waitMs) =>
-        this.context.logger.warn({ err: error, partition: records[0]?.partition, attempt, waitMs }, 'tracking a batch of completions failed; retrying it'),
+      onFailure: (error, attempt, waitMs) => {
+        if (isMessageTooLarge(error)) checkSizes = true;
+        this.context.logger.warn(
+          { err: error, partition: records[0]?.partition, attempt, waitMs },
+          checkSizes ? 'the broker refused an emission as too large; retrying the batch with emissions measured against their topics' : 'tracking a batch of completions failed; retrying it',
+        );
+      },
     });
   }
 
-  private async track(records: readonly ConsumedRecord[]): Promise<void> {
+  /**
+   * `checkSizes`: the broker refused an emission of this batch as too large. Then a release or
+   * compensation too large for its topic is dead-lettered `oversized` with a `failed` report in
+   * that destination's name (read back by this role, so the event is decided), and a verdict too
+   * large goes without the value. A report without the value (`valueOmittedBytes`) cannot be
+   * released or compensated at all: the same applies, measured or not.
+   */
+  private async track(records: readonly ConsumedRecord[], checkSizes = false): Promise<void> {
     const { logger, metrics } = this.context;
     const completions: Completion[] = [];
     for (const record of records) {
@@ -108,6 +126,7 @@ export class Tracker implements Role {
       completions.push(parsed);
     }
     if (completions.length === 0) return;
+    const limits = checkSizes ? await this.readLimits() : undefined;
 
     const states = await this.store.apply(completions);
     /** The latest report per event: it carries the value and headers the emissions reuse. */
@@ -136,20 +155,17 @@ export class Tracker implements Role {
       const copy: OutgoingRecord = { key: report.key, value: report.value, headers: toHeaders(eventHeadersOf(report), 1) };
       const fields = { eventId, key: report.key, seq: report.seq, eventPlan: report.plan };
       for (const name of decision.release) {
-        emit(joinTopics[name]!, copy);
-        logger.debug({ ...fields, destination: name }, 'join released');
+        if (this.deliverable(report, name, 'destination', joinTopics[name]!, copy, limits, emit)) logger.debug({ ...fields, destination: name }, 'join released');
       }
       for (const name of decision.compensate) {
-        emit(compensationTopics[name]!, copy);
-        logger.info({ ...fields, destination: name }, 'compensating a destination that succeeded for an event that failed elsewhere');
+        if (this.deliverable(report, name, 'compensation', compensationTopics[name]!, copy, limits, emit)) {
+          logger.info({ ...fields, destination: name }, 'compensating a destination that succeeded for an event that failed elsewhere');
+        }
       }
       if (decision.outcome !== undefined) {
         const failed = [...state.writes].filter(([, status]) => status === 'failed').map(([name]) => name);
         const at = Date.now();
-        emit(
-          this.context.plan.completionsTopic,
-          completionsRecord({ ...base(report), kind: 'event', status: decision.outcome, failed, at }),
-        );
+        emit(this.context.plan.completionsTopic, this.fitted(report, limits, { ...base(report), kind: 'event', status: decision.outcome, failed, at }));
         decided.push({ plan: report.plan, key: report.key, eventId });
         if (decision.outcome === 'failed') {
           // The cause of the write that decided it; each failed write's own is on its dead letter.
@@ -173,6 +189,91 @@ export class Tracker implements Role {
     for (const record of observe) record();
   }
 
+  /**
+   * Emits `copy` to `topic` for destination `name` (a join release, or a compensation when
+   * `kind` is `compensation`) and returns true; or, when the event's value is not at hand or the
+   * copy does not fit the topic, dead-letters it for that destination with a `failed` report in
+   * its name instead (this role reads the report back and decides the event) and returns false.
+   */
+  private deliverable(
+    report: Completion,
+    name: string,
+    kind: Completion['kind'],
+    topic: string,
+    copy: OutgoingRecord,
+    limits: TopicLimits | undefined,
+    emit: (topic: string, record: OutgoingRecord) => void,
+  ): boolean {
+    const { plan, logger, metrics } = this.context;
+    const what = kind === 'compensation' ? `the compensation of destination ${name}` : `the release of join destination ${name}`;
+    const omitted = report.valueOmittedBytes;
+    const oversize = omitted !== undefined ? undefined : limits?.oversizeOf(topic, copy);
+    if (omitted === undefined && oversize === undefined) {
+      emit(topic, copy);
+      return true;
+    }
+    const error =
+      oversize !== undefined
+        ? oversizeReason(what, oversize)
+        : `${what} needs the event's value (${omitted} bytes), which was left out of its completions record because it would not fit topic ${plan.completionsTopic}; the whole event is at ${report.origin.topic}/${report.origin.partition}/${report.origin.offset}`;
+    // A compensation's letter keeps the class `dlq replay` sends back to the compensation worker.
+    const errorClass = kind === 'compensation' ? 'compensation' : 'oversized';
+    const { topic: originTopic, partition, offset } = report.origin;
+    const letter = deadLetterRecord({
+      origin: {
+        topic: originTopic,
+        partition,
+        offset,
+        key: Buffer.from(report.key),
+        value: report.value ?? Buffer.alloc(0),
+        headers: { ...toHeaders(eventHeadersOf(report), 1), ...(omitted !== undefined && { [HEADER.truncated]: String(omitted) }) },
+      },
+      errorClass,
+      error,
+      destination: name,
+      attempts: 0,
+    });
+    emit(plan.dlqTopic, limits === undefined ? letter : fitDeadLetter(letter, limits.limitOf(plan.dlqTopic)));
+    emit(plan.completionsTopic, this.fitted(report, limits, { ...base(report), kind, destination: name, status: 'failed', attempts: 0, at: Date.now(), error }));
+    const labels = this.planOf(report.plan).labels;
+    metrics.dlqRecords.inc({ ...labels, destination: name, class: errorClass });
+    metrics.oversizedRecords.inc({ ...labels, destination: name, topic, outcome: 'dead_letter' });
+    logger.warn(
+      { eventId: report.eventId, plan: report.plan, key: report.key, seq: report.seq, destination: name, topic, bytes: oversize?.bytes ?? omitted, maxMessageBytes: oversize?.limit, origin: `${originTopic}/${partition}/${offset}`, reason: error },
+      `${what} is too large; dead-lettered ${errorClass} for destination ${name}`,
+    );
+    return false;
+  }
+
+  /** The completions record of `record`, without the event's value when it would not fit the topic. */
+  private fitted(report: Completion, limits: TopicLimits | undefined, record: CompletionsRecord): OutgoingRecord {
+    const { plan, logger, metrics } = this.context;
+    const full = completionsRecord(record);
+    const oversize = limits?.oversizeOf(plan.completionsTopic, full);
+    if (oversize === undefined) return full;
+    const destination = record.kind === 'event' ? 'tracker' : record.destination;
+    metrics.oversizedRecords.inc({ ...this.planOf(report.plan).labels, destination, topic: oversize.topic, outcome: 'value_omitted' });
+    logger.warn(
+      { eventId: report.eventId, plan: report.plan, key: report.key, seq: report.seq, destination, topic: oversize.topic, bytes: oversize.bytes, maxMessageBytes: oversize.limit },
+      `completions record too large for topic ${oversize.topic}; sent without the event's value`,
+    );
+    return completionsRecord(withoutValue(record));
+  }
+
+  /** `max.message.bytes` of every topic the tracker writes (any known plan). */
+  private async readLimits(): Promise<TopicLimits> {
+    const { plan, kafka, logger } = this.context;
+    const topics = new Set([plan.completionsTopic, plan.dlqTopic]);
+    for (const { plan: known } of this.known.values()) {
+      for (const topic of Object.values(known.slices.tracker.joinTopics)) topics.add(topic);
+      for (const topic of Object.values(known.slices.tracker.compensationTopics)) topics.add(topic);
+    }
+    this.limits = await this.limits.refreshed(kafka, [...topics], (error) =>
+      logger.warn({ err: error, topics: [...topics] }, 'reading max.message.bytes of the tracker\'s output topics failed; measuring against the last known limits'),
+    );
+    return this.limits;
+  }
+
   private observeCompleted(report: Completion, state: TrackedEvent, at: number): void {
     const { metrics } = this.context;
     const { labels } = this.planOf(report.plan);
@@ -184,8 +285,8 @@ export class Tracker implements Role {
 
 /** The fields every completions record shares, taken from a destination's report. */
 function base(report: Completion) {
-  const { eventId, key, seq, plan, ingestedAt, value, origin, traceparent } = report;
-  return { eventId, key, seq, plan, ingestedAt, value, origin, ...(traceparent !== undefined && { traceparent }) };
+  const { eventId, key, seq, plan, ingestedAt, value, valueOmittedBytes, origin, traceparent } = report;
+  return { eventId, key, seq, plan, ingestedAt, value, ...(valueOmittedBytes !== undefined && { valueOmittedBytes }), origin, ...(traceparent !== undefined && { traceparent }) };
 }
 
 interface KnownPlan {

@@ -43,7 +43,7 @@ test('verdicts are sequenced; destination reports and unknown kinds are skipped 
     verdict(3, 2),
   ]);
 
-  expect(pending.outputs.map((o) => String(o.value))).toEqual(['v1', 'v2']);
+  expect(pending.outputs.map((o) => String(o.record.value))).toEqual(['v1', 'v2']);
   expect(pending.deadLetters).toEqual([]);
   expect(warnings).toEqual([]);
 });
