@@ -127,7 +127,7 @@ ordering:
 `);
   const output = await SequencedOutput.tail(pipeline.shared.kafka, pipeline.plan);
   try {
-    // The base64 completion of the 300 KiB event is 400 KiB; the copies (300 KiB) fit their topics.
+    // The completion carries the 300 KiB value; the copies fit their topics (the broker's default).
     const completionsLimit = 2 * SMALL_LIMIT;
     await limitTopics({ [pipeline.plan.completionsTopic]: completionsLimit });
     await pipeline.start(['router', 'worker', 'tracker', 'sequencer']);
