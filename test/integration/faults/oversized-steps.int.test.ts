@@ -10,12 +10,17 @@
  *    decides `completed`, the sequencer dead-letters the event it cannot output and goes on;
  * 3. a join release too large for the join's input: the tracker dead-letters it for the join,
  *    decides `failed` from its own report and compensates the parent that wrote;
- * 4. a sequenced output too large for the output topic: dead-lettered, the next seqs follow.
+ * 4. a sequenced output too large for the output topic: dead-lettered, the next seqs follow;
+ * 5. a worker's own dead letter too large for the DLQ: cut to fit, the key goes on;
+ * 6. a compensation too large for the compensation input: the tracker dead-letters it (class
+ *    `compensation`, so `dlq replay` sends it back to the compensation worker) with a failed
+ *    compensation report, and the event is settled.
  * Each time one log line and `flowyard_oversized_records_total` count it.
  */
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { OutgoingRecord } from '../../../src/kafka/records.js';
+import { SinkError } from '../../../src/sinks/sink.js';
 import { TestPipeline, checkExactlyOnceInOrder } from '../../helpers/pipeline.js';
 import { SequencedOutput, checkSequenced } from '../../helpers/sequencer.js';
 import { eventually, testKafka } from '../../helpers/servers.js';
@@ -245,6 +250,84 @@ ordering:
     expect(await oversizedCount(pipeline, { destination: 'sequencer', topic: outputTopic, outcome: 'dead_letter' })).toBe(1);
   } finally {
     await output.stop();
+    await pipeline.close();
+  }
+}, TEST_TIMEOUT_MS);
+
+test('a worker\'s own dead letter larger than the DLQ allows keeps the start of the value (fy-truncated, fy-origin) and the key\'s later events are written in order', async () => {
+  const pipeline = await TestPipeline.create(`
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: fanout
+partitions: 2
+destinations:
+  - { name: ledger, sink: { type: http, url: 'http://127.0.0.1:9/unused' } }
+`);
+  try {
+    await limitTopics({ [pipeline.plan.dlqTopic]: SMALL_LIMIT });
+    pipeline.behaviours.set('ledger', (record) => {
+      if (record.eventId.endsWith('-big')) throw new SinkError('ledger refused: 422 document too large', 'permanent');
+    });
+    await pipeline.start(['router', 'worker', 'tracker']);
+    const { eventIds, big } = await produceAroundBig(pipeline);
+
+    await eventually(() => pipeline.deadLetters.length > 0 && pipeline.finished('ledger') === eventIds.length + 1, 180_000);
+    expect({ deadLetters: pipeline.deadLetters.length, finished: pipeline.finished('ledger') }).toEqual({ deadLetters: 1, finished: eventIds.length + 1 });
+    await pipeline.drained();
+    const letter = pipeline.deadLetters[0]!;
+    expect(letter.headers).toMatchObject({
+      'fy-error-class': 'invalid',
+      'fy-destination': 'ledger',
+      'fy-event-id': big.eventId,
+      'fy-truncated': String(big.value.length),
+      'fy-error': 'ledger refused: 422 document too large',
+      'fy-origin': expect.stringMatching(new RegExp(`^${pipeline.plan.destinations[0]!.inputTopic.replace(/\./g, '\\.')}/\\d+/\\d+$`)),
+    });
+    expect(letter.value!.length).toBeLessThan(SMALL_LIMIT);
+    expect(letter.value!.length).toBeGreaterThan(SMALL_LIMIT / 2);
+    expect(big.value.subarray(0, letter.value!.length).equals(letter.value!)).toBe(true);
+    expect(checkExactlyOnceInOrder(await pipeline.written('ledger'), eventIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+    expect(pipeline.completions.find((c) => c.eventId === big.eventId)).toMatchObject({ destination: 'ledger', status: 'failed' });
+  } finally {
+    await pipeline.close();
+  }
+}, TEST_TIMEOUT_MS);
+
+test('a compensation larger than the compensation input allows is dead-lettered by the tracker (class compensation, the reason naming the topic) with a failed compensation report; the key\'s later events pass both steps', async () => {
+  const pipeline = await TestPipeline.create(`
+source: { topic: '{name}.events', key: customerId, id: eventId }
+mode: cascade
+partitions: 2
+destinations:
+  - { name: a, sink: { type: http, url: 'http://127.0.0.1:9/unused' }, compensate: { type: http, url: 'http://127.0.0.1:9/undo' } }
+  - { name: b, sink: { type: http, url: 'http://127.0.0.1:9/unused' } }
+`);
+  try {
+    const compensationInput = pipeline.plan.slices.tracker.compensationTopics['a']!;
+    await limitTopics({ [compensationInput]: SMALL_LIMIT });
+    pipeline.behaviours.set('b', (record) => {
+      if (record.eventId.endsWith('-big')) throw new SinkError('b refused: 422', 'permanent');
+    });
+    await pipeline.start(['router', 'worker', 'tracker']);
+    const { eventIds, big } = await produceAroundBig(pipeline);
+
+    const progress = () => ({ deadLetters: pipeline.deadLetters.length, compensations: pipeline.compensations.length, finishedAtB: pipeline.finished('b') });
+    const expected = { deadLetters: 2, compensations: 1, finishedAtB: eventIds.length + 1 };
+    await eventually(() => JSON.stringify(progress()) === JSON.stringify(expected), 180_000);
+    expect(progress()).toEqual(expected);
+    await pipeline.drained();
+    const letter = pipeline.deadLetters.find((l) => l.headers['fy-destination'] === 'a')!;
+    expect(letter.headers).toMatchObject({ 'fy-error-class': 'compensation', 'fy-event-id': big.eventId });
+    expect(letter.headers['fy-error']).toContain(`the compensation of destination a is`);
+    expect(letter.headers['fy-error']).toContain(`more than topic ${compensationInput} allows (max.message.bytes ${SMALL_LIMIT})`);
+    expect(letter.value!.equals(big.value)).toBe(true);
+    expect(pipeline.compensations[0]).toMatchObject({ eventId: big.eventId, destination: 'a', status: 'failed' });
+    expect(await pipeline.written('a.compensate')).toEqual([]);
+    expect(pipeline.outcomes.find((o) => o.eventId === big.eventId)).toMatchObject({ status: 'failed', failed: ['b'] });
+    for (const destination of ['a', 'b']) {
+      const expectedIds = destination === 'a' ? [...eventIds.slice(0, 5), big.eventId, ...eventIds.slice(5)] : eventIds;
+      expect(checkExactlyOnceInOrder(await pipeline.written(destination), expectedIds)).toEqual({ missing: [], duplicated: [], outOfOrderKeys: [] });
+    }
+  } finally {
     await pipeline.close();
   }
 }, TEST_TIMEOUT_MS);
