@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
@@ -77,6 +78,7 @@ export async function produceSteadily(producer, topic, records, rate, producedAt
 /**
  * A topology YAML for the benchmarks. Sinks are declared as kafka sinks (the schema needs a
  * real type); the bench processes replace them with a LatencySink (createRoles' override).
+ * A destination's `sink` (YAML flow text) declares another sink, e.g. figure 9's http sink.
  * `source` defaults to `<name>.events`; two plans may share one (the peers figure).
  * @param {{name: string, source?: string, mode: 'fanout'|'cascade', destinations: {name: string, concurrency?: number, ordering?: 'key'|'none'}[]}} spec
  */
@@ -91,7 +93,7 @@ export function topologyYaml({ name, source = `${name}.events`, mode, destinatio
   ];
   for (const d of destinations) {
     lines.push(`  - name: ${d.name}`);
-    lines.push(`    sink: { type: kafka, topic: '${name}.sink.${d.name}' }`);
+    lines.push(`    sink: ${d.sink ?? `{ type: kafka, topic: '${name}.sink.${d.name}' }`}`);
     if (d.concurrency !== undefined) lines.push(`    concurrency: ${d.concurrency}`);
     lines.push(`    ordering: ${d.ordering ?? 'key'}`);
   }
@@ -173,6 +175,51 @@ export class LatencySink {
     this.durations.push(performance.now() - started);
   }
   async close() {}
+}
+
+/**
+ * An HTTP destination that answers 200 after `latencyMs` (a timer, once the body was read):
+ * figure 9's 20 ms destination, the same for flowyard's http sink and the Java peer. Counts
+ * requests and the most in flight per path (each system posts to its own), so a rate is read at
+ * the destination, the same way for every system. `listen()` resolves to its base URL.
+ */
+export function httpDestination(latencyMs) {
+  const byPath = new Map();
+  const stats = (path) => {
+    let s = byPath.get(path);
+    if (!s) {
+      s = { requests: 0, inFlight: 0, maxInFlight: 0, firstAt: undefined };
+      byPath.set(path, s);
+    }
+    return s;
+  };
+  const server = createServer({ keepAliveTimeout: 60_000 }, (request, response) => {
+    const s = stats(request.url ?? '/');
+    s.firstAt ??= performance.now();
+    s.inFlight += 1;
+    s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+    request.resume();
+    request.once('end', () => {
+      setTimeout(() => {
+        s.inFlight -= 1;
+        s.requests += 1;
+        response.writeHead(200, { 'content-length': '0' }).end();
+      }, latencyMs);
+    });
+  });
+  return {
+    stats,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`));
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**

@@ -9,6 +9,8 @@
  *   passthrough  plain consume -> produce to 3 topics with the same Kafka module, same batches
  *   router       flowyard's Router alone (fan-out to 3 destinations)
  *   worker       one flowyard Worker against a LatencySink
+ *   httpworker   one flowyard Worker with its REAL sink (figure 9: the http sink), until told to
+ *                stop; the parent counts its writes at the HTTP destination
  *   flowyard     router + every worker of a topology (+ the job's `roles`, e.g. tracker and
  *                sequencer), LatencySinks, until told to stop
  *   kafkasink    router + every worker writing REAL kafka sinks, on a pre-filled source, until
@@ -137,6 +139,7 @@ async function passthrough({ source, outputs, group, expected, transactional, wi
   return { ...done, eventsPerSec: done.committed / (done.elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
 }
 
+/** `latencies` undefined: the plan's own sinks (createRoles' default), not LatencySinks. */
 async function withRoles({ yaml, roles, destinations, latencies }, body) {
   const env = benchEnv();
   const shared = await createSharedClients(env, benchLogger(env));
@@ -147,13 +150,15 @@ async function withRoles({ yaml, roles, destinations, latencies }, body) {
     plan,
     shared,
     { roles: new Set(roles), ...(destinations && { destinations: new Set(destinations) }) },
-    {
-      createSink: (_config, context) => {
-        const sink = new LatencySink(latencies[context.destination] ?? 0);
-        sinks.set(context.destination, sink);
-        return sink;
-      },
-    },
+    latencies === undefined
+      ? {}
+      : {
+          createSink: (_config, context) => {
+            const sink = new LatencySink(latencies[context.destination] ?? 0);
+            sinks.set(context.destination, sink);
+            return sink;
+          },
+        },
   );
   for (const role of created) await role.start();
   try {
@@ -201,6 +206,17 @@ async function worker({ yaml, destination, latencyMs, warmupMs, windowMs }) {
     const cpu = process.cpuUsage();
     const active = timeline.filter((n) => n > 0).length;
     return { writes, seconds, writesPerSec: writes / seconds, writesPerSecWhileActive: active === 0 ? 0 : writes / (active / 10), totalWrites: sink.writes, sinkLatency: summarize(sink.durations), occupancy, stalledShare: timeline.filter((n) => n === 0).length / timeline.length, timeline, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+  });
+}
+
+/** One Worker with its plan's real sink: ready once started, runs until the parent says stop; its CPU is read from /proc by the parent. */
+async function httpworker({ yaml, destination }) {
+  return withRoles({ yaml, roles: ['worker'], destinations: [destination] }, async ({ roundTrips }) => {
+    const delay = loopDelay();
+    await send({ type: 'ready' });
+    await new Promise((resolve) => process.once('message', resolve));
+    const cpu = process.cpuUsage();
+    return { eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
   });
 }
 
@@ -303,7 +319,7 @@ async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
   }
 }
 
-const MODES = { passthrough, router, worker, flowyard, kafkasink };
+const MODES = { passthrough, router, worker, httpworker, flowyard, kafkasink };
 
 const mode = process.argv[2];
 try {

@@ -9,6 +9,9 @@
  *      flowyard's router alone, flowyard's router + workers into REAL kafka sinks
  *   8. end-to-end latency at a steady rate through REAL kafka sinks: produce -> the record in
  *      each sink topic (a read_committed tail), flowyard vs Kafka Streams exactly_once_v2
+ *   9. one consumer calling a 20 ms HTTP destination, concurrency 64, ordering by key, on one
+ *      pre-filled topic: flowyard's worker (http sink) vs Confluent Parallel Consumer (KEY
+ *      ordering); writes/s counted at the destination (lib.mjs httpDestination)
  *
  * When a run is done is read from the broker: a group's committed offsets (the copy commits
  * after each flushed batch; EOS and flowyard's router commit in the transaction that writes the
@@ -29,12 +32,14 @@ import { tailTopics } from '../dist/kafka/tail.js';
 import { withTimeout } from '../dist/resilience/timeout.js';
 import { HEADER } from '../dist/runtime/headers.js';
 import { parseTopology } from '../dist/topology/load.js';
-import { KEYS, VALUE_BYTES, benchEnv, cleanup, committedTotal, createBenchTopics, fill, median, produceSteadily, summarize, topologyYaml, uniqueName, waitFor } from './lib.mjs';
+import { KEYS, VALUE_BYTES, benchEnv, cleanup, httpDestination, sleep, committedTotal, createBenchTopics, fill, median, produceSteadily, summarize, topologyYaml, uniqueName, waitFor } from './lib.mjs';
 
 const PEERS_MAIN = 'dev.flowyard.bench.peers.Peers';
 /** The systems of figure 7, in the order of an even run (odd runs go backwards). */
 export const THROUGHPUT_SYSTEMS = ['copy', 'streamsAlos', 'streamsEos', 'router', 'routerKafkaSinks'];
 export const LATENCY_SYSTEMS = ['flowyard', 'streamsEos'];
+/** Figure 9's systems, in the order of an even run. */
+export const HTTP_SYSTEMS = ['parallelConsumer', 'flowyard'];
 
 const CLOCK_TICKS = (() => {
   try {
@@ -66,9 +71,9 @@ function brokerPid(repo) {
 }
 
 /**
- * @param {{ repo: string, logFd: number, measure: Function, config: object, round: Function }} context
+ * @param {{ repo: string, logFd: number, measure: Function, config: object, round: Function, routedCopies: Function }} context
  */
-export function createPeers({ repo, logFd, measure, config, round }) {
+export function createPeers({ repo, logFd, measure, config, round, routedCopies }) {
   const peersDir = join(repo, 'bench', 'peers');
   const target = join(peersDir, 'target');
   const bootstrap = benchEnv().kafka.brokers.join(',');
@@ -328,6 +333,88 @@ export function createPeers({ repo, logFd, measure, config, round }) {
     }
   }
 
+  // ---- 9. a 20 ms HTTP destination: flowyard's worker vs Parallel Consumer -------------------
+
+  /**
+   * One run: a topic pre-filled with routed copies (flowyard headers, keyed by the causal key:
+   * what figure 2 fills), read from the start by each system with its own group, one after
+   * another. Each POSTs every record to the same 20 ms HTTP server (its own path); writes/s are
+   * the server's answered requests over `windowMs`, starting `warmupMs` after the system's first
+   * request (figure 2's window), CPU per event the process's CPU over that window / its writes.
+   */
+  async function httpRun(shared, run) {
+    assertBuilt();
+    const { events, latencyMs, concurrency, warmupMs, windowMs } = config.http;
+    const name = uniqueName('bench-http');
+    const destination = httpDestination(latencyMs);
+    const base = await destination.listen();
+    const yaml = topologyYaml({ name, mode: 'fanout', destinations: [{ name: 'hook', concurrency, ordering: 'key', sink: `{ type: http, url: '${base}/flowyard' }` }] });
+    const { plan } = parseTopology(yaml, 'bench.yaml', {});
+    const input = plan.destinations[0].inputTopic;
+    try {
+      await createBenchTopics(shared.kafka, plan);
+      const fillMs = await fill(shared.kafka, input, routedCopies(plan, events, name));
+      const order = run % 2 === 0 ? HTTP_SYSTEMS : [...HTTP_SYSTEMS].reverse();
+      const out = { name, events, fillMs: round(fillMs), order, load: os.loadavg().map((l) => round(l, 2)) };
+      for (const system of order) {
+        const path = system === 'flowyard' ? '/flowyard' : '/pc';
+        const stats = destination.stats(path);
+        let peer;
+        let flowyard;
+        try {
+          if (system === 'flowyard') {
+            let ready;
+            const readyNow = new Promise((resolve) => (ready = resolve));
+            flowyard = measure('httpworker', { yaml, destination: 'hook' }, (message) => message.type === 'ready' && ready(message), 'http-flowyard');
+            await Promise.race([readyNow, flowyard.result]);
+          } else {
+            peer = javaPeer('pc', { bootstrap, source: input, group: `${name}.pc`, url: `${base}${path}`, concurrency });
+            await withTimeout(120_000, () => peer.ready, () => new Error('Parallel Consumer not READY within 120 s'));
+          }
+          const pid = flowyard ? flowyard.child.pid : peer.child.pid;
+          const wrote = await waitFor(() => stats.requests > 0, { intervalMs: 5, timeoutMs: 60_000 });
+          if (!wrote) throw new Error(`${system}: no request at the HTTP destination within 60 s of its start`);
+          await sleep(Math.max(0, stats.firstAt + warmupMs - performance.now()));
+          const before = { requests: stats.requests, at: performance.now(), cpu: cpuSeconds(pid) };
+          await sleep(windowMs);
+          const writes = stats.requests - before.requests;
+          const seconds = (performance.now() - before.at) / 1000;
+          const cpu = cpuSeconds(pid) - before.cpu;
+          out[system] = {
+            writes,
+            seconds: round(seconds, 2),
+            writesPerSec: writes / seconds,
+            cpuSecondsInWindow: round(cpu, 2),
+            cpuMsPerEvent: round((cpu * 1000) / writes, 3),
+            coresInWindow: round(cpu / seconds, 2),
+            maxInFlight: stats.maxInFlight,
+            lifetimeCpuSeconds: round(cpuSeconds(pid), 2),
+            loadAfter: round(os.loadavg()[0], 2),
+            ...(stats.requests >= events && { warning: 'the backlog ran out before the window closed: raise BENCH_HTTP_EVENTS' }),
+          };
+        } finally {
+          if (flowyard) {
+            flowyard.child.send({ type: 'stop' });
+            // The figure is taken by now; a worker that does not stop within 20 s is killed and
+            // noted (seen in the first runs of this figure: the http-sink worker hung in stop).
+            const child = await withTimeout(20_000, () => flowyard.result, () => new Error('the flowyard worker did not stop within 20 s; killed'))
+              .catch((error) => {
+                flowyard.child.kill('SIGKILL');
+                return { error: String(error?.message ?? error) };
+              });
+            if (out.flowyard) out.flowyard.child = child;
+          }
+          await peer?.stop();
+        }
+      }
+      out.ratio = out.flowyard.writesPerSec / out.parallelConsumer.writesPerSec;
+      return out;
+    } finally {
+      await destination.close();
+      await cleanup(shared.kafka, shared.redis, name);
+    }
+  }
+
   /** Medians of the runs, ratios against Kafka Streams EOS v2, and the issue's targets. */
   function medians(results) {
     const m = {};
@@ -377,6 +464,18 @@ export function createPeers({ repo, logFd, measure, config, round }) {
         brokerCpuSecondsUnderLoad: round(median(l.map((x) => x.brokerCpuSecondsUnderLoad)), 1),
       };
     }
+    const h = results.http ?? [];
+    if (h.length > 0) {
+      const per = (system) => ({
+        writesPerSec: round(median(h.map((x) => x[system].writesPerSec))),
+        runs: h.map((x) => round(x[system].writesPerSec)),
+        cpuMsPerEvent: round(median(h.map((x) => x[system].cpuMsPerEvent)), 3),
+        coresInWindow: round(median(h.map((x) => x[system].coresInWindow)), 2),
+        maxInFlight: Math.max(...h.map((x) => x[system].maxInFlight)),
+      });
+      const ratio = round(median(h.map((x) => x.ratio)), 3);
+      m.http = { parallelConsumer: per('parallelConsumer'), flowyard: per('flowyard'), ratio, ratioRuns: h.map((x) => round(x.ratio, 3)), target: `>= ${targets.httpVsParallelConsumer}x Parallel Consumer`, met: ratio >= targets.httpVsParallelConsumer };
+    }
     if (m.latency_flowyard) {
       m.latency_flowyard.target = `p99 <= ${targets.latencyP99Ms} ms at ${config.latency.rate}/s`;
       m.latency_flowyard.met = m.latency_flowyard.p99Ms <= targets.latencyP99Ms && !m.latency_flowyard.p99Censored;
@@ -408,8 +507,17 @@ export function createPeers({ repo, logFd, measure, config, round }) {
       if (l.produceToRouterP50Ms !== undefined) lines.push(`  (of which produce -> router ingest p50/p99 ${l.produceToRouterP50Ms}/${l.produceToRouterP99Ms} ms; router ingest -> sink record ${l.routerToSinkP50Ms}/${l.routerToSinkP99Ms} ms; process CPU ${l.cpuSecondsUnderLoad} s, broker ${l.brokerCpuSecondsUnderLoad} s under load)`);
       else lines.push(`  (process CPU ${l.cpuSecondsUnderLoad} s, broker ${l.brokerCpuSecondsUnderLoad} s under load)`);
     }
+    if (m.http) {
+      const { http } = config;
+      lines.push(`${http.latencyMs} ms HTTP destination, concurrency ${http.concurrency}, ordering by key, ${http.events} events pre-filled   writes/s   CPU ms/event   cores   runs`);
+      for (const [system, label] of [['parallelConsumer', 'Confluent Parallel Consumer (KEY)'], ['flowyard', 'flowyard worker, http sink']]) {
+        const p = m.http[system];
+        lines.push(`  ${label.padEnd(34)} ${String(p.writesPerSec).padEnd(10)} ${String(p.cpuMsPerEvent).padEnd(14)} ${String(p.coresInWindow).padEnd(7)} ${p.runs.join(', ')}`);
+      }
+      lines.push(`  flowyard / Parallel Consumer: ${m.http.ratio}x (runs ${m.http.ratioRuns.join(', ')})   ${m.http.target}: ${yes(m.http.met)}`);
+    }
     return lines;
   }
 
-  return { throughputRun, latencyRun, medians, summaryLines };
+  return { throughputRun, latencyRun, httpRun, medians, summaryLines };
 }

@@ -17,7 +17,7 @@
  *   8. (latency) produce -> record in each of 3 REAL kafka sink topics (read_committed) at a
  *      steady rate: flowyard vs Kafka Streams exactly_once_v2 (bench/peers.mjs)
  *
- * `make bench` runs 7 and 8 (BENCH_ONLY default `peers,latency`); 1-6 by name, e.g.
+ * `make bench` runs 7, 8 and 9 (BENCH_ONLY default `peers,latency,http`); 1-6 by name, e.g.
  * BENCH_ONLY=router,worker,e2e,sequencer. BENCH_QUICK=1: one run, 10,000 events, 10 s of load.
  *
  * Every figure is the median of BENCH_RUNS runs (default 3); each run uses topics, groups and
@@ -61,7 +61,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const CONFIG = {
   runs: int('BENCH_RUNS', QUICK ? 1 : 3),
   quick: QUICK,
-  only: new Set((process.env.BENCH_ONLY ?? 'peers,latency').split(',').map((s) => s.trim())),
+  only: new Set((process.env.BENCH_ONLY ?? 'peers,latency,http').split(',').map((s) => s.trim())),
   valueBytes: VALUE_BYTES,
   keys: KEYS,
   partitions: PARTITIONS,
@@ -102,9 +102,11 @@ const CONFIG = {
   },
   /** Figure 7: the issue's workload (100k events pre-filled); a system not done by the timeout is rated on what it did. */
   peers: { events: int('BENCH_PEERS_EVENTS', QUICK ? 10_000 : 100_000), timeoutMs: int('BENCH_PEERS_TIMEOUT_MS', 120_000) },
+  /** Figure 9: one consumer, 20 ms HTTP destination (lib.mjs httpDestination), flowyard's worker vs Parallel Consumer; figure 2's window. */
+  http: { events: int('BENCH_HTTP_EVENTS', QUICK ? 10_000 : 40_000), latencyMs: 20, concurrency: 64, warmupMs: 1_000, windowMs: QUICK ? 5_000 : 10_000 },
   /** Figure 8: steady fan-out into real kafka sinks. */
   latency: { rate: int('BENCH_LATENCY_RATE', 1_000), seconds: int('BENCH_LATENCY_SECONDS', QUICK ? 10 : 30), warmupSeconds: 2, drainTimeoutMs: int('BENCH_LATENCY_DRAIN_MS', 15_000) },
-  targets: { kafkaSinksVsEos: 0.5, routerVsEos: 1.0, latencyP99Ms: 250, routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
+  targets: { kafkaSinksVsEos: 0.5, httpVsParallelConsumer: 0.95, routerVsEos: 1.0, latencyP99Ms: 250, routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
   profile: process.env.BENCH_PROFILE === '1',
 };
 
@@ -598,8 +600,8 @@ function printSummary(m, seconds) {
 const started = performance.now();
 const env = benchEnv();
 const shared = await createSharedClients(env, benchLogger(env));
-const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [], peers: [], latency: [] };
-const peers = createPeers({ repo, logFd, measure, config: CONFIG, round });
+const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [], peers: [], latency: [], http: [] };
+const peers = createPeers({ repo, logFd, measure, config: CONFIG, round, routedCopies });
 const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
 // The box may be shared: the load average before and after, and each figure's own, go into the file.
 const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
@@ -629,6 +631,13 @@ try {
             `per sink record (all three ${l.allThreeSinks.p50}/${l.allThreeSinks.p99} ms); missing ${l.perSinkRecord.missing}; CPU ${l.cpuSecondsUnderLoad} s, broker ${l.brokerCpuSecondsUnderLoad} s; load ${l.load.join(' ')}`,
         );
       }
+    }
+    if (CONFIG.only.has('http')) {
+      const h = await peers.httpRun(shared, run);
+      results.http.push(h);
+      save();
+      const w = (s) => `${round(h[s].writesPerSec)} writes/s, ${h[s].cpuMsPerEvent} CPU ms/event${h[s].warning ? ` (${h[s].warning})` : ''}`;
+      say(`[run ${run + 1}] 20 ms HTTP destination, c=64, key order: Parallel Consumer ${w('parallelConsumer')}; flowyard worker ${w('flowyard')}: ${round(h.ratio, 3)}x; load ${h.load.join(' ')}`);
     }
     if (CONFIG.only.has('router')) {
       const r = await routerRun(shared, run);

@@ -18,7 +18,7 @@ fi
 # A JDK (not only the JRE the broker needs) and Maven, from Debian when missing, as infra/*.sh do.
 command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
 command -v mvn >/dev/null || apt_install maven
-say "building the Java peers (Kafka Streams, plain copy) with Maven into $TARGET"
+say "building the Java peers (Kafka Streams, plain copy, Parallel Consumer) with Maven into $TARGET"
 rm -rf "$TARGET"
 mkdir -p "$TARGET"
 if ! mvn -q -B -f "$HERE/pom.xml" compile dependency:copy-dependencies \

@@ -1,5 +1,14 @@
 package dev.flowyard.bench.peers;
 
+import io.confluent.parallelconsumer.ParallelConsumerOptions;
+import io.confluent.parallelconsumer.ParallelConsumerOptions.ProcessingOrder;
+import io.confluent.parallelconsumer.ParallelStreamProcessor;
+import io.confluent.parallelconsumer.internal.DrainingCloseable;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
@@ -36,7 +45,12 @@ import org.apache.kafka.streams.kstream.Produced;
  * <pre>
  *   java -cp ... dev.flowyard.bench.peers.Peers copy    bootstrap=H:P source=T group=G outputs=A,B,C [compression=lz4]
  *   java -cp ... dev.flowyard.bench.peers.Peers streams bootstrap=H:P source=T group=G outputs=A,B,C guarantee=at_least_once|exactly_once_v2 stateDir=D [compression=lz4]
+ *   java -cp ... dev.flowyard.bench.peers.Peers pc      bootstrap=H:P source=T group=G url=http://... concurrency=64
  * </pre>
+ *
+ * {@code pc} (figure 9) is Confluent Parallel Consumer in KEY ordering: each record's value is
+ * POSTed to {@code url} with the JDK's HTTP client, at most {@code concurrency} at a time; it
+ * prints {@code READY} once it polls, and the suite counts its requests at the HTTP server.
  *
  * Each prints {@code READY} on stdout once it consumes (the copy: partitions assigned; Streams:
  * state RUNNING), reads from the earliest offset, copies every record's key and value to each
@@ -59,12 +73,13 @@ public final class Peers {
     switch (args[0]) {
       case "copy" -> copy(options);
       case "streams" -> streams(options);
+      case "pc" -> parallelConsumer(options);
       default -> usage("unknown mode '" + args[0] + "'");
     }
   }
 
   private static void usage(String why) {
-    System.err.println("peers: " + why + "; usage: Peers copy|streams bootstrap=H:P source=T group=G outputs=A,B,C [guarantee=at_least_once|exactly_once_v2 stateDir=D] [compression=lz4]");
+    System.err.println("peers: " + why + "; usage: Peers copy|streams|pc bootstrap=H:P source=T group=G outputs=A,B,C [guarantee=at_least_once|exactly_once_v2 stateDir=D] [compression=lz4] | [url=U concurrency=N]");
     System.exit(2);
   }
 
@@ -196,5 +211,57 @@ public final class Peers {
     streams.start();
     done.await();
     if (streams.state() == KafkaStreams.State.ERROR) System.exit(1);
+  }
+
+  /**
+   * Confluent Parallel Consumer: KEY ordering (records of one key one at a time, in offset order;
+   * different keys in parallel), {@code concurrency} records in flight, each POSTed to the URL
+   * with java.net.http's client (HTTP/1.1 keep-alive, as flowyard's undici pool). A non-2xx
+   * answer throws, so PC retries the record, as flowyard's http sink retries 5xx. Library
+   * defaults otherwise (commit mode PERIODIC_CONSUMER_ASYNCHRONOUS).
+   */
+  private static void parallelConsumer(Map<String, String> options) throws InterruptedException {
+    URI url = URI.create(required(options, "url"));
+    int concurrency = Integer.parseInt(required(options, "concurrency"));
+    Properties consumerProps = new Properties();
+    consumerProps.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, required(options, "bootstrap"));
+    consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, required(options, "group"));
+    consumerProps.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    // PC commits itself; it refuses a consumer that auto-commits.
+    consumerProps.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+    KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(consumerProps, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    ParallelConsumerOptions<byte[], byte[]> pcOptions = ParallelConsumerOptions.<byte[], byte[]>builder()
+        .ordering(ProcessingOrder.KEY)
+        .maxConcurrency(concurrency)
+        .consumer(consumer)
+        .build();
+    ParallelStreamProcessor<byte[], byte[]> processor = ParallelStreamProcessor.createEosStreamProcessor(pcOptions);
+    CountDownLatch done = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      // The suite stops it after counting; what is still queued need not be sent.
+      processor.close(Duration.ofSeconds(20), DrainingCloseable.DrainingMode.DONT_DRAIN);
+      say("STOPPED");
+      done.countDown();
+    }));
+    processor.subscribe(List.of(required(options, "source")));
+    processor.poll(context -> {
+      HttpRequest request = HttpRequest.newBuilder(url)
+          .timeout(Duration.ofSeconds(10))
+          .header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofByteArray(context.getSingleConsumerRecord().value()))
+          .build();
+      try {
+        HttpResponse<Void> response = http.send(request, HttpResponse.BodyHandlers.discarding());
+        if (response.statusCode() / 100 != 2) throw new IllegalStateException("HTTP " + response.statusCode() + " from " + url);
+      } catch (IOException e) {
+        throw new IllegalStateException("POST to " + url + " failed", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
+    });
+    say("READY");
+    done.await();
   }
 }
