@@ -180,7 +180,7 @@ export class LatencySink {
 /**
  * An HTTP destination that answers 200 after `latencyMs` (a timer, once the body was read):
  * figure 9's 20 ms destination, the same for flowyard's http sink and the Java peer. Counts
- * requests and the most in flight per path (each system posts to its own), so a rate is read at
+ * requests, the most in flight and the in-flight integral per path (each system posts to its own), so a rate is read at
  * the destination, the same way for every system. `listen()` resolves to its base URL.
  */
 export function httpDestination(latencyMs) {
@@ -188,19 +188,28 @@ export function httpDestination(latencyMs) {
   const stats = (path) => {
     let s = byPath.get(path);
     if (!s) {
-      s = { requests: 0, inFlight: 0, maxInFlight: 0, firstAt: undefined };
+      // inFlightMs: the integral of requests in flight over time (ms), so a window's mean
+      // concurrency is its increase / the window's length.
+      s = { requests: 0, inFlight: 0, maxInFlight: 0, firstAt: undefined, inFlightMs: 0, changedAt: performance.now() };
       byPath.set(path, s);
     }
     return s;
   };
   const server = createServer({ keepAliveTimeout: 60_000 }, (request, response) => {
     const s = stats(request.url ?? '/');
+    const advance = () => {
+      const now = performance.now();
+      s.inFlightMs += s.inFlight * (now - s.changedAt);
+      s.changedAt = now;
+    };
     s.firstAt ??= performance.now();
+    advance();
     s.inFlight += 1;
     s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
     request.resume();
     request.once('end', () => {
       setTimeout(() => {
+        advance();
         s.inFlight -= 1;
         s.requests += 1;
         response.writeHead(200, { 'content-length': '0' }).end();

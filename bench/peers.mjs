@@ -375,8 +375,11 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
           const wrote = await waitFor(() => stats.requests > 0, { intervalMs: 5, timeoutMs: 60_000 });
           if (!wrote) throw new Error(`${system}: no request at the HTTP destination within 60 s of its start`);
           await sleep(Math.max(0, stats.firstAt + warmupMs - performance.now()));
-          const before = { requests: stats.requests, at: performance.now(), cpu: cpuSeconds(pid) };
+          const inFlightMs = () => stats.inFlightMs + stats.inFlight * (performance.now() - stats.changedAt);
+          const before = { requests: stats.requests, at: performance.now(), cpu: cpuSeconds(pid), inFlightMs: inFlightMs() };
           await sleep(windowMs);
+          // Mean requests in flight at the destination: how much of its concurrency a system used.
+          const meanInFlight = (inFlightMs() - before.inFlightMs) / (performance.now() - before.at);
           const writes = stats.requests - before.requests;
           const seconds = (performance.now() - before.at) / 1000;
           const cpu = cpuSeconds(pid) - before.cpu;
@@ -388,6 +391,7 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
             cpuMsPerEvent: round((cpu * 1000) / writes, 3),
             coresInWindow: round(cpu / seconds, 2),
             maxInFlight: stats.maxInFlight,
+            meanInFlight: round(meanInFlight, 1),
             lifetimeCpuSeconds: round(cpuSeconds(pid), 2),
             loadAfter: round(os.loadavg()[0], 2),
             ...(stats.requests >= events && { warning: 'the backlog ran out before the window closed: raise BENCH_HTTP_EVENTS' }),
@@ -472,6 +476,7 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
         cpuMsPerEvent: round(median(h.map((x) => x[system].cpuMsPerEvent)), 3),
         coresInWindow: round(median(h.map((x) => x[system].coresInWindow)), 2),
         maxInFlight: Math.max(...h.map((x) => x[system].maxInFlight)),
+        meanInFlight: round(median(h.map((x) => x[system].meanInFlight)), 1),
       });
       const ratio = round(median(h.map((x) => x.ratio)), 3);
       m.http = { parallelConsumer: per('parallelConsumer'), flowyard: per('flowyard'), ratio, ratioRuns: h.map((x) => round(x.ratio, 3)), target: `>= ${targets.httpVsParallelConsumer}x Parallel Consumer`, met: ratio >= targets.httpVsParallelConsumer };
@@ -509,10 +514,10 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
     }
     if (m.http) {
       const { http } = config;
-      lines.push(`${http.latencyMs} ms HTTP destination, concurrency ${http.concurrency}, ordering by key, ${http.events} events pre-filled   writes/s   CPU ms/event   cores   runs`);
+      lines.push(`${http.latencyMs} ms HTTP destination, concurrency ${http.concurrency}, ordering by key, ${http.events} events pre-filled   writes/s   CPU ms/event   cores   in flight   runs`);
       for (const [system, label] of [['parallelConsumer', 'Confluent Parallel Consumer (KEY)'], ['flowyard', 'flowyard worker, http sink']]) {
         const p = m.http[system];
-        lines.push(`  ${label.padEnd(34)} ${String(p.writesPerSec).padEnd(10)} ${String(p.cpuMsPerEvent).padEnd(14)} ${String(p.coresInWindow).padEnd(7)} ${p.runs.join(', ')}`);
+        lines.push(`  ${label.padEnd(34)} ${String(p.writesPerSec).padEnd(10)} ${String(p.cpuMsPerEvent).padEnd(14)} ${String(p.coresInWindow).padEnd(7)} ${String(p.meanInFlight).padEnd(11)} ${p.runs.join(', ')}`);
       }
       lines.push(`  flowyard / Parallel Consumer: ${m.http.ratio}x (runs ${m.http.ratioRuns.join(', ')})   ${m.http.target}: ${yes(m.http.met)}`);
     }
