@@ -63,6 +63,7 @@ export class TestPipeline {
   private roles: Role[] = [];
   private tail: Tail | undefined;
   private closed: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     readonly plan: Plan,
@@ -161,7 +162,13 @@ export class TestPipeline {
     this.roles = [];
   }
 
-  async close(): Promise<void> {
+  /** Idempotent: the test's own afterAll and test/setup/close-leftovers.ts may both call it. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed?.();
     await this.stopRoles();
     await this.tail?.stop();

@@ -1,4 +1,6 @@
-import { afterEach } from '@jest/globals';
-import { closeLeftovers } from '../helpers/leftovers.js';
+import { afterAll, afterEach, beforeEach } from '@jest/globals';
+import { closeFileLeftovers, closeTestLeftovers, testStarted } from '../helpers/leftovers.js';
 
-afterEach(closeLeftovers, 60_000);
+beforeEach(testStarted);
+afterEach(closeTestLeftovers, 60_000);
+afterAll(closeFileLeftovers, 60_000);
