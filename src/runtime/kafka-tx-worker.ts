@@ -393,6 +393,11 @@ export class KafkaTransactionalWorker implements Role {
       });
     } catch (error) {
       if (!(error instanceof AbandonedError)) throw error;
+      // Stopped (before the first try, or while waiting to retry): one last try, as before this
+      // loop moved onto the resilience policies, so a stop right after a commit still records them.
+      await this.context.dedup.markAllDone(this.doneName, eventIds).catch((last: unknown) => {
+        this.context.logger.warn({ err: last, destination: this.destination.name, events: eventIds.length }, 'recording done-keys at stop failed; a second routing of these events would be written again');
+      });
     }
   }
 
