@@ -178,6 +178,23 @@ export class KeyScheduler<R extends SchedulableRecord> {
   }
 
   /**
+   * Ends a record handed out by `nextRunnable` that was abandoned at shutdown: it leaves the
+   * in-flight set (a graceful stop waits for that set to empty) and frees its key, but stays
+   * unfinished, so its partition's commit offset never moves past it and the next owner
+   * reads it again.
+   */
+  abandon(record: R): void {
+    const entry = this.running.get(record);
+    if (entry === undefined) {
+      throw new Error(`abandon() of a record that is not in flight: partition ${record.partition} offset ${record.offset}`);
+    }
+    this.running.delete(record);
+    entry.lane.inFlight = false;
+    if (entry.lane.queue.length === 0) this.lanes.delete(entry.lane.id);
+    else this.markReadyIfRunnable(entry.lane);
+  }
+
+  /**
    * The offset to commit for `partition`: the lowest unfinished offset, or the highest
    * seen + 1 when everything finished; undefined when that is not beyond the last
    * `markCommitted` offset (initially the first offset consumed: nothing before it is ours).

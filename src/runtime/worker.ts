@@ -85,6 +85,8 @@ export class Worker implements Role {
   /** Event ids being written right now, so an unordered duplicate waits instead of writing twice. */
   private readonly inProgress = new Map<string, Promise<void>>();
   private readonly idle: Set<() => void> = new Set();
+  /** Records whose processing failed unexpectedly: still in flight for the scheduler, their keys blocked. */
+  private readonly failed = new Set<WorkItem>();
   private readonly compensating: boolean;
   readonly inputTopic: string;
   private readonly group: string;
@@ -163,6 +165,8 @@ export class Worker implements Role {
     if (!this.lifecycle.beginStop()) return;
     this.consumer?.stopFetching();
     this.stopping.abort();
+    for (const item of this.failed) this.scheduler.abandon(item);
+    this.failed.clear();
     await this.whenIdle();
     await this.committer.flush();
     await this.consumer?.disconnect();
@@ -234,6 +238,10 @@ export class Worker implements Role {
       if (!(error instanceof AbandonedError)) this.context.logger.error({ err: error, ...this.logFields(item) }, 'unexpected worker failure; the record will be re-delivered');
     } finally {
       if (finished) this.scheduler.complete(item);
+      // Until the stop, a failed record keeps its key blocked (a later event of the key must not
+      // pass it); at the stop it is let go uncommitted, or the stop would wait for it forever.
+      else if (this.stopping.signal.aborted) this.scheduler.abandon(item);
+      else this.failed.add(item);
       this.afterRecord();
     }
   }
@@ -362,6 +370,15 @@ export class Worker implements Role {
 
   /** Infrastructure steps (Redis, Kafka) are retried until they succeed: giving up would lose the event. */
   private retryInfra<T>(what: string, step: () => Promise<T>): Promise<T> {
+    // A record in flight when the stop came finishes what it started with one try of each
+    // remaining step (its write may already have happened: without its done-key and
+    // completion the next owner would write it again); only the waits between tries go.
+    if (this.stopping.signal.aborted) {
+      return step().catch((error: unknown) => {
+        this.context.logger.warn({ err: error, destination: this.destination.name }, `${what} failed while stopping; the record is left to the next owner`);
+        throw new AbandonedError();
+      });
+    }
     return retryForever(step, {
       signal: this.stopping.signal,
       backoff: INFRA_BACKOFF,

@@ -342,6 +342,34 @@ describe('KeyScheduler revoke', () => {
   });
 });
 
+describe('KeyScheduler abandon (a graceful stop)', () => {
+  it('takes an abandoned record out of flight without letting its partition commit past it', () => {
+    const s = scheduler();
+    s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'b'), rec(0, 2, 'c')]);
+    const [a, b, c] = s.drainRunnable() as [TestRecord, TestRecord, TestRecord];
+    s.complete(a);
+    s.abandon(b);
+    s.complete(c);
+    expect(s.inFlight).toBe(0);
+    expect(s.committable(0)).toBe('1');
+  });
+
+  it('frees the abandoned record\'s key', () => {
+    const s = scheduler();
+    s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'a')]);
+    const first = s.nextRunnable() as TestRecord;
+    expect(s.nextRunnable()).toBeUndefined();
+    s.abandon(first);
+    expect(offsets(s.drainRunnable())).toEqual(['0/1']);
+  });
+
+  it('refuses a record that is not in flight', () => {
+    const s = scheduler();
+    s.enqueue([rec(0, 0, 'a')]);
+    expect(() => s.abandon(rec(0, 0, 'a'))).toThrow('abandon() of a record that is not in flight: partition 0 offset 0');
+  });
+});
+
 describe('KeyScheduler misuse', () => {
   it('refuses to complete a record that is not in flight', () => {
     const s = scheduler();
