@@ -160,16 +160,8 @@ export class KeyScheduler<R extends SchedulableRecord> {
    * its partition's commit offset move past it.
    */
   complete(record: R): void {
-    const entry = this.running.get(record);
-    if (entry === undefined) {
-      throw new Error(`complete() of a record that is not in flight: partition ${record.partition} offset ${record.offset}`);
-    }
-    this.running.delete(record);
+    const entry = this.leaveFlight(record, 'complete');
     entry.status = 'done';
-    const { lane } = entry;
-    lane.inFlight = false;
-    if (lane.queue.length === 0) this.lanes.delete(lane.id);
-    else this.markReadyIfRunnable(lane);
     // A record of a revoked partition finishes, but the new owner commits that partition.
     if (this.partitions.get(record.partition) !== entry.owner) return;
     const partition = entry.owner;
@@ -184,14 +176,21 @@ export class KeyScheduler<R extends SchedulableRecord> {
    * reads it again.
    */
   abandon(record: R): void {
+    this.leaveFlight(record, 'abandon');
+  }
+
+  /** Takes a record out of flight and frees its key's lane for the next record. */
+  private leaveFlight(record: R, caller: 'complete' | 'abandon'): Entry<R> {
     const entry = this.running.get(record);
     if (entry === undefined) {
-      throw new Error(`abandon() of a record that is not in flight: partition ${record.partition} offset ${record.offset}`);
+      throw new Error(`${caller}() of a record that is not in flight: partition ${record.partition} offset ${record.offset}`);
     }
     this.running.delete(record);
-    entry.lane.inFlight = false;
-    if (entry.lane.queue.length === 0) this.lanes.delete(entry.lane.id);
-    else this.markReadyIfRunnable(entry.lane);
+    const { lane } = entry;
+    lane.inFlight = false;
+    if (lane.queue.length === 0) this.lanes.delete(lane.id);
+    else this.markReadyIfRunnable(lane);
+    return entry;
   }
 
   /**
