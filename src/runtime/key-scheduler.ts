@@ -21,7 +21,11 @@ export interface SchedulableRecord {
 
 export interface KeySchedulerOptions {
   readonly ordering: Ordering;
-  /** Max records in flight at once; the destination's `concurrency`. */
+  /**
+   * Max records started and not yet `released` at once: the destination's `concurrency`, the
+   * writes open at the destination. A released record stays in flight (its key blocked, its
+   * offset uncommitted) while its bookkeeping after the write finishes.
+   */
   readonly concurrency: number;
   /** Capacity of the whole process, queued + in flight. */
   readonly maxBuffered: number;
@@ -50,6 +54,8 @@ const DEFAULT_RESUME_RATIO = 0.5;
  *    refuses, so memory tops out at a capacity plus the batch fetched before the pause.
  * 2. start: `nextRunnable()` (or `drainRunnable()`) while it returns records; each one
  *    stays in flight, its key blocked, through every retry and backoff wait, until
+ *    Once its destination write ended, `release(record)` gives its concurrency slot to the
+ *    next record (of another key) while its own bookkeeping (done-key, hand-on) goes on.
  * 3. `complete(record)`, whatever the outcome (written, dead-lettered). Then start more,
  *    resume paused partitions for which `shouldResume(partition)` holds, and commit
  *    `committableOffsets()`, calling `markCommitted` once the broker accepted.
@@ -62,6 +68,8 @@ export class KeyScheduler<R extends SchedulableRecord> {
   private readonly ready = new Fifo<Lane<R>>();
   private readonly partitions = new Map<number, PartitionState<R>>();
   private readonly running = new Map<R, Entry<R>>();
+  /** In-flight records not yet released: what `concurrency` bounds. */
+  private holdingSlots = 0;
   private queued = 0;
   private readonly resumeBelowTotal: number;
   private readonly resumeBelowPartition: number;
@@ -128,13 +136,15 @@ export class KeyScheduler<R extends SchedulableRecord> {
    * one busy key cannot starve the others.
    */
   nextRunnable(): R | undefined {
-    if (this.running.size >= this.options.concurrency) return undefined;
+    if (this.holdingSlots >= this.options.concurrency) return undefined;
     for (let lane = this.ready.shift(); lane !== undefined; lane = this.ready.shift()) {
       lane.ready = false;
       // A lane emptied by revoke() may still sit in the ready queue.
       const entry = lane.queue.shift();
       if (entry === undefined) continue;
       entry.status = 'in-flight';
+      entry.holdsSlot = true;
+      this.holdingSlots += 1;
       lane.inFlight = true;
       this.queued -= 1;
       this.running.set(entry.record, entry);
@@ -152,6 +162,19 @@ export class KeyScheduler<R extends SchedulableRecord> {
       started.push(record);
     }
     return started;
+  }
+
+  /**
+   * Gives the concurrency slot of an in-flight record to the next record: its destination
+   * write ended, what remains (done-key, hand-on, completion) does not occupy the destination.
+   * The record stays in flight: its key stays blocked and its offset uncommitted until
+   * `complete` or `abandon`. Releasing twice, or a record already out of flight, is a no-op.
+   */
+  release(record: R): void {
+    const entry = this.running.get(record);
+    if (entry === undefined || !entry.holdsSlot) return;
+    entry.holdsSlot = false;
+    this.holdingSlots -= 1;
   }
 
   /**
@@ -186,6 +209,10 @@ export class KeyScheduler<R extends SchedulableRecord> {
       throw new Error(`${caller}() of a record that is not in flight: partition ${record.partition} offset ${record.offset}`);
     }
     this.running.delete(record);
+    if (entry.holdsSlot) {
+      entry.holdsSlot = false;
+      this.holdingSlots -= 1;
+    }
     const { lane } = entry;
     lane.inFlight = false;
     if (lane.queue.length === 0) this.lanes.delete(lane.id);
@@ -308,6 +335,8 @@ interface Entry<R> {
   /** The assignment the record was consumed under; a revoke replaces it. */
   readonly owner: PartitionState<R>;
   status: EntryStatus;
+  /** Started and not yet released: counts against `concurrency`. */
+  holdsSlot?: boolean;
 }
 
 /** The records that must run one at a time: one key, or with `ordering: 'none'` one record. */

@@ -121,6 +121,48 @@ describe('KeyScheduler concurrency', () => {
     expect(s.nextRunnable()).toBeUndefined();
   });
 
+  it('release gives a written record\'s slot to another key while the record stays in flight', () => {
+    const s = scheduler({ concurrency: 2 });
+    s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'b'), rec(0, 2, 'c'), rec(0, 3, 'a')]);
+    const [a0, b1] = s.drainRunnable() as [TestRecord, TestRecord];
+    expect(offsets([a0, b1])).toEqual(['0/0', '0/1']);
+    expect(s.nextRunnable()).toBeUndefined();
+    s.release(a0);
+    // c takes a0's slot; a3 still waits behind a0, which is released but not complete.
+    expect(offsets(s.drainRunnable())).toEqual(['0/2']);
+    expect(s.inFlight).toBe(3);
+    expect(s.committable(0)).toBeUndefined();
+    s.complete(a0);
+    expect(s.committable(0)).toBe('1');
+    // a3 may run now, but the two slots are held by b1 and c2.
+    expect(s.nextRunnable()).toBeUndefined();
+    s.release(b1);
+    expect(offsets(s.drainRunnable())).toEqual(['0/3']);
+  });
+
+  it('release is a no-op for a record released twice or already completed, so slots are never counted twice', () => {
+    const s = scheduler({ concurrency: 1 });
+    s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'b'), rec(0, 2, 'c')]);
+    const a = s.nextRunnable() as TestRecord;
+    s.release(a);
+    s.release(a);
+    const b = s.nextRunnable() as TestRecord;
+    expect(b.key).toBe('b');
+    expect(s.nextRunnable()).toBeUndefined();
+    s.complete(a);
+    s.release(a);
+    expect(s.nextRunnable()).toBeUndefined();
+    s.complete(b);
+    expect((s.nextRunnable() as TestRecord).key).toBe('c');
+  });
+
+  it('an abandoned record that still held its slot gives it back', () => {
+    const s = scheduler({ concurrency: 1 });
+    s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'b')]);
+    s.abandon(s.nextRunnable() as TestRecord);
+    expect((s.nextRunnable() as TestRecord).key).toBe('b');
+  });
+
   it('drainRunnable respects its limit', () => {
     const s = scheduler();
     s.enqueue([rec(0, 0, 'a'), rec(0, 1, 'b'), rec(0, 2, 'c')]);
