@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
+import { KAFKA_CLIENT_NAMES } from '../kafka/backends.js';
 import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../kafka/codecs.js';
+import type { KafkaClientName } from '../kafka/port.js';
 
 /**
  * Process configuration from the environment (docs/architecture.md §8), validated once at start.
@@ -20,6 +22,8 @@ export interface TlsFiles {
 }
 
 export interface KafkaConnection {
+  /** The client library behind the Kafka port (KAFKA_CLIENT); absent: kafkajs. */
+  readonly client?: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly sasl?: KafkaSasl;
@@ -70,6 +74,7 @@ export function loadEnv(vars: Vars = process.env): Env {
   const kafkaSasl = reader.sasl();
   const kafkaTls = reader.tls('KAFKA');
   const compression = reader.oneOf('KAFKA_COMPRESSION', DEFAULT_COMPRESSION, COMPRESSIONS);
+  const kafkaClient = reader.oneOf<KafkaClientName>('KAFKA_CLIENT', 'kafkajs', KAFKA_CLIENT_NAMES);
   const redisUrl = reader.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
   const redisPassword = reader.secret('REDIS_PASSWORD');
   const redisTls = reader.tls('REDIS', redisUrl?.startsWith('rediss:') ?? false);
@@ -84,7 +89,7 @@ export function loadEnv(vars: Vars = process.env): Env {
     throw new InvalidInputError(`invalid environment: ${problems.join('; ')}`, problems.map((p) => `environment: ${p}`));
   }
   return {
-    kafka: { brokers: brokers!, clientId, compression: compression!, ...(kafkaSasl && { sasl: kafkaSasl }), ...(kafkaTls && { tls: kafkaTls }) },
+    kafka: { client: kafkaClient!, brokers: brokers!, clientId, compression: compression!, ...(kafkaSasl && { sasl: kafkaSasl }), ...(kafkaTls && { tls: kafkaTls }) },
     redis: { url: redisUrl!, ...(redisPassword && { password: redisPassword }), ...(redisTls && { tls: redisTls }) },
     ...(schemaRegistryUrl && { schemaRegistryUrl }),
     httpPort: httpPort!,

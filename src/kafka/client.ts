@@ -5,9 +5,21 @@ import { InvalidInputError } from '../errors.js';
 import { compressionType, compressionUnavailable, DEFAULT_COMPRESSION, registerCodecs } from './codecs.js';
 import type { Logger } from '../observability/logger.js';
 import { dropKafkajsNegativeTimeoutWarnings } from './negative-timeout-warning.js';
+import { KAFKA_BACKENDS } from './backends.js';
+import type { KafkaPort } from './port.js';
 
 const { Kafka, logLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
+
+/**
+ * The Kafka port of the client library `connection.client` names (KAFKA_CLIENT, default
+ * kafkajs); only that library is loaded. `clientIdSuffix` tells a process's connections apart
+ * in the broker's logs and quotas (`<FLOWYARD_CLIENT_ID>-<suffix>`).
+ */
+export async function createKafka(connection: KafkaConnection, logger: Logger, clientIdSuffix?: string): Promise<KafkaPort> {
+  const backend = await KAFKA_BACKENDS[connection.client ?? 'kafkajs']();
+  return backend.createPort(connection, logger, clientIdSuffix);
+}
 
 /**
  * The one place that constructs a Kafka client. Everything else goes through this

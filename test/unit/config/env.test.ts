@@ -127,6 +127,17 @@ test('several secure-connection mistakes are reported together', () => {
   ]);
 });
 
+describe('KAFKA_CLIENT', () => {
+  test('defaults to kafkajs and takes every backend name, any case', () => {
+    expect(loadEnv({}).kafka.client).toBe('kafkajs');
+    for (const client of ['kafkajs', 'confluent', 'Platformatic']) expect(loadEnv({ KAFKA_CLIENT: client }).kafka.client).toBe(client.toLowerCase());
+  });
+
+  test('an unknown client names the variable and the choices', () => {
+    expect(problems({ KAFKA_CLIENT: 'rdkafka' })).toEqual(['environment: KAFKA_CLIENT="rdkafka": expected one of kafkajs, confluent, platformatic']);
+  });
+});
+
 describe('KAFKA_COMPRESSION', () => {
   test('defaults to lz4 (bench/README.md has the measurement) and takes every Kafka codec name, any case', () => {
     expect(loadEnv({}).kafka.compression).toBe('lz4');

@@ -1,0 +1,28 @@
+/**
+ * The Kafka backends by KAFKA_CLIENT name. Each loads its module (src/kafka/<name>/index.ts)
+ * only when chosen, so a process loads the one client library it uses, and a backend whose
+ * native library is not installed here does not stop the others from loading.
+ */
+import type { KafkaConnection } from '../config/env.js';
+import { InvalidInputError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { KafkaClientName, KafkaPort } from './port.js';
+
+/** What a backend module exports. */
+export interface KafkaBackend {
+  createPort(connection: KafkaConnection, logger: Logger, clientIdSuffix?: string): KafkaPort;
+}
+
+export const KAFKA_BACKENDS: Readonly<Record<KafkaClientName, () => Promise<KafkaBackend>>> = {
+  kafkajs: () => import('./kafkajs/index.js'),
+  confluent: () => notBuiltYet('confluent'),
+  platformatic: () => notBuiltYet('platformatic'),
+};
+
+/** What `KAFKA_CLIENT` accepts. */
+export const KAFKA_CLIENT_NAMES = Object.keys(KAFKA_BACKENDS) as KafkaClientName[];
+
+function notBuiltYet(name: KafkaClientName): Promise<KafkaBackend> {
+  const message = `environment: KAFKA_CLIENT=${name}: this flowyard has no ${name} backend yet; use KAFKA_CLIENT=kafkajs`;
+  return Promise.reject(new InvalidInputError(message, [message]));
+}
