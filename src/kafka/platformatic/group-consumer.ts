@@ -1,0 +1,323 @@
+/**
+ * The port's GroupConsumer on @platformatic/kafka: the library's Consumer keeps the group
+ * membership (JoinGroup/SyncGroup with flowyard's subscription-aware assignor, heartbeats on a
+ * timer of their own, rejoining after a rebalance, commits, LeaveGroup on close); fetching is
+ * flowyard's own loop over the library's Fetch (see fetcher.ts), so that batches are one
+ * partition's records in offset order, partitions pause and resume one by one, and offsets that
+ * hold only transaction markers are reported.
+ *
+ * Per partition at most one batch is buffered or being handled; the partition is fetched again
+ * once it is done, so batches of a partition are handed over one after another. After every
+ * rebalance every assigned partition restarts at its committed offset (none: the log start, or
+ * the end when fromBeginning is false), as the kafkajs consumer does.
+ */
+import { Consumer, type ConsumerGroupJoinPayload, type ExtendedGroupProtocolSubscription, type GroupAssignment, type GroupPartitionsAssignments, type ClusterMetadata } from '@platformatic/kafka';
+import type { KafkaConnection } from '../../config/env.js';
+import type { Logger } from '../../observability/logger.js';
+import { assignBySubscription } from '../assigner.js';
+import type { BatchControls, GroupConsumer, GroupConsumerOptions, TopicPartitions } from '../port.js';
+import { nextOffset, type ConsumedRecord, type TopicPartitionOffset } from '../records.js';
+import { baseOptions, explain, type ConnectionCheck } from './connection.js';
+import { Fetcher, type PartitionPosition, type PartitionResult } from './fetcher.js';
+
+/** The assignor's protocol name and version, the same as the kafkajs backend's: members of both backends can share a group. */
+export const SUBSCRIPTION_AWARE_ASSIGNER = 'FlowyardSubscriptionRoundRobin';
+/** How long the broker may hold a fetch waiting for data, ms: a partition that was busy when the round started waits at most this long. */
+const MAX_WAIT_MS = 250;
+/** Pause before a partition whose fetch or batch failed is tried again, ms. */
+const RETRY_AFTER_MS = 1_000;
+/** Bounds the sleep of a fetch loop with nothing to fetch, ms; a resume, a finished batch or a rebalance wakes it earlier. */
+const IDLE_WAIT_MS = 500;
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/**
+ * Per topic, its partitions go round-robin over the members subscribed to it (assigner.ts): a
+ * member never gets a topic it does not read, also when members of one group read different
+ * topics. The library hands the leader every member's subscription and the metadata of all.
+ */
+export function subscriptionAwareAssigner(_self: string, members: Map<string, ExtendedGroupProtocolSubscription>, _topics: Set<string>, metadata: ClusterMetadata): GroupPartitionsAssignments[] {
+  const subscriptions = [...members.values()].map((m) => ({ memberId: m.memberId, topics: m.topics ?? [] }));
+  const partitionsOf: Record<string, number[]> = {};
+  for (const topic of new Set(subscriptions.flatMap((s) => s.topics))) {
+    const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    partitionsOf[topic] = Array.from({ length: count }, (_, i) => i);
+  }
+  const assignment = assignBySubscription(subscriptions, partitionsOf);
+  return subscriptions.map(({ memberId }) => ({
+    memberId,
+    assignments: new Map(Object.entries(assignment[memberId] ?? {}).map(([topic, partitions]) => [topic, { topic, partitions }])),
+  }));
+}
+
+interface Batch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly ConsumedRecord[];
+  /** Last offset covered (markers included). */
+  readonly lastOffset: bigint;
+  /** The fetch position the batch started at: where a failed batch is fetched again. */
+  readonly from: bigint;
+  readonly generation: number;
+}
+
+export class PlatformaticGroupConsumer implements GroupConsumer {
+  /** The library's consumer: the transaction's sendOffsets reads its generation, member id and coordinator. */
+  readonly consumer: Consumer;
+  private readonly fetcher: Fetcher;
+  private running = false;
+  private stopped = false;
+  /** Bumped by every rebalance: a fetch or a batch of an older assignment is dropped. */
+  private generation = 0;
+  private assignment: GroupAssignment[] = [];
+  /** Next offset to fetch per assigned partition; absent until its committed offset is known. */
+  private readonly positions = new Map<string, bigint>();
+  /** Fetched, waiting for a free handler (or for a resume). */
+  private readonly buffered = new Map<string, Batch>();
+  private readonly handling = new Set<string>();
+  private readonly paused = new Set<string>();
+  private readonly retryAt = new Map<string, number>();
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly handlers = new Set<Promise<void>>();
+
+  constructor(
+    private readonly options: GroupConsumerOptions,
+    connection: KafkaConnection,
+    clientId: string,
+    private readonly check: ConnectionCheck,
+    private readonly logger: Logger,
+  ) {
+    const base = baseOptions(connection, clientId);
+    this.consumer = new Consumer({
+      ...base,
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000, // ms
+      rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs ?? 30_000), // ms; members have this long to rejoin
+      heartbeatInterval: 3_000, // ms
+      protocols: [{ name: SUBSCRIPTION_AWARE_ASSIGNER, version: 0 }],
+      partitionAssigner: subscriptionAwareAssigner,
+      autocommit: false,
+    });
+    this.fetcher = new Fetcher(this.consumer, { maxWaitMs: MAX_WAIT_MS, maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576 }, base);
+    this.consumer.on('consumer:group:join', (payload) => this.onJoin(payload));
+    this.consumer.on('consumer:heartbeat:error', ({ error }) => this.logger.debug({ group: options.groupId, err: error }, 'heartbeat failed; the library retries or rejoins'));
+    // The library emits 'error' when its own rejoin after a rebalance ran out of retries; left alone, the member would sit outside the group.
+    this.consumer.on('error', (error: Error) => {
+      this.logger.error({ group: options.groupId, err: error }, `rejoining the group failed (${explain(error)}); trying again`);
+      void this.rejoin();
+    });
+  }
+
+  private rejoining = false;
+
+  private async rejoin(): Promise<void> {
+    if (this.rejoining) return;
+    this.rejoining = true;
+    try {
+      while (this.running && !this.stopped) {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+        try {
+          await this.consumer.joinGroup({});
+          return;
+        } catch (error) {
+          this.logger.error({ group: this.groupId, err: error }, `rejoining the group failed (${explain(error as Error)}); trying again`);
+        }
+      }
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  async start(): Promise<void> {
+    if (this.stopped) throw new Error(`consumer of group ${this.groupId} was disconnected; it does not start again`);
+    this.consumer.topics.trackAll(...this.options.topics);
+    this.running = true;
+    await this.check.run(() => this.consumer.joinGroup({}));
+    this.loop = this.fetchLoop().catch((error: unknown) => {
+      this.logger.error({ group: this.groupId, err: error }, 'fetch loop failed; the consumer stopped fetching');
+    });
+  }
+
+  private onJoin(payload: ConsumerGroupJoinPayload): void {
+    const generation = ++this.generation;
+    this.assignment = (payload.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }));
+    this.positions.clear();
+    this.buffered.clear();
+    this.retryAt.clear();
+    const assignment: TopicPartitions[] = this.assignment.map((a) => ({ topic: a.topic, partitions: a.partitions }));
+    this.logger.info({ group: this.groupId, assignment, generation: payload.generationId }, 'partitions assigned');
+    this.options.onAssignment?.(assignment);
+    void this.resolvePositions(generation);
+  }
+
+  /** Committed offsets of the new assignment, else the log start (or end); retried until known or superseded. */
+  private async resolvePositions(generation: number): Promise<void> {
+    const topics = this.assignment.filter((a) => a.partitions.length > 0);
+    while (generation === this.generation && !this.stopped && topics.length > 0) {
+      try {
+        const committed = await this.consumer.listCommittedOffsets({ topics });
+        const missing = topics.map((a) => ({ topic: a.topic, partitions: a.partitions.filter((p) => (committed.get(a.topic)?.[p] ?? -1n) < 0n) })).filter((a) => a.partitions.length > 0);
+        const fallback = missing.length === 0 ? new Map<string, bigint[]>() : await this.consumer.listOffsets({
+          topics: missing.map((a) => a.topic),
+          partitions: Object.fromEntries(missing.map((a) => [a.topic, a.partitions])),
+          timestamp: (this.options.fromBeginning ?? true) ? -2n : -1n, // ListOffsets: -2 earliest, -1 latest
+        });
+        if (generation !== this.generation) return;
+        for (const { topic, partitions } of topics) {
+          for (const partition of partitions) {
+            const offset = committed.get(topic)?.[partition] ?? -1n;
+            this.positions.set(key(topic, partition), offset >= 0n ? offset : fallback.get(topic)![partition]!);
+          }
+        }
+        this.wake?.();
+        return;
+      } catch (error) {
+        this.logger.warn({ group: this.groupId, err: error }, `reading the group's committed offsets failed (${explain(error as Error)}); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+      }
+    }
+  }
+
+  private fetchable(now: number): PartitionPosition[] {
+    const positions: PartitionPosition[] = [];
+    for (const { topic, partitions } of this.assignment) {
+      for (const partition of partitions) {
+        const k = key(topic, partition);
+        const offset = this.positions.get(k);
+        if (offset === undefined || this.paused.has(k) || this.buffered.has(k) || this.handling.has(k)) continue;
+        if ((this.retryAt.get(k) ?? 0) > now) continue;
+        positions.push({ topic, partition, offset });
+      }
+    }
+    return positions;
+  }
+
+  private async fetchLoop(): Promise<void> {
+    while (this.running) {
+      const wanted = this.fetchable(Date.now());
+      if (wanted.length === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, IDLE_WAIT_MS);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+        continue;
+      }
+      const generation = this.generation;
+      const results = await this.fetcher.fetch(wanted);
+      if (!this.running || generation !== this.generation) continue;
+      for (const result of results) this.take(result, generation);
+      this.dispatch();
+    }
+  }
+
+  private take(result: PartitionResult, generation: number): void {
+    const { topic, partition, offset } = result.position;
+    const k = key(topic, partition);
+    if (this.positions.get(k) !== offset) return; // moved meanwhile (a failed batch going back)
+    if (result.kind === 'failed') {
+      this.retryAt.set(k, Date.now() + RETRY_AFTER_MS);
+      this.logger.warn({ group: this.groupId, topic, partition, offset: offset.toString(), err: result.error }, `fetching failed (${explain(result.error)}); trying again`);
+      return;
+    }
+    if (result.kind === 'out-of-range') {
+      // Kafka's auto.offset.reset: earliest unless the owner asked for new records only.
+      const reset = (this.options.fromBeginning ?? true) ? result.logStart : result.highWatermark;
+      this.logger.warn({ group: this.groupId, topic, partition, offset: offset.toString(), reset: reset.toString() }, 'fetch position out of range (records deleted by retention?); resetting');
+      this.positions.set(k, reset);
+      return;
+    }
+    const { records, lastOffset } = result.fetch;
+    if (lastOffset === undefined) return;
+    this.positions.set(k, lastOffset + 1n);
+    if (records.length === 0) {
+      // Only transaction markers (or aborted records): nothing to hand over, but the owner may commit past them.
+      this.options.onSkipped?.(topic, partition, offset.toString(), lastOffset.toString());
+      return;
+    }
+    this.buffered.set(k, { topic, partition, records, lastOffset, from: offset, generation });
+  }
+
+  /** Starts buffered batches of partitions not paused, up to partitionsConsumedConcurrently at once, oldest first. */
+  private dispatch(): void {
+    const concurrency = this.options.partitionsConsumedConcurrently ?? 1;
+    for (const [k, batch] of this.buffered) {
+      if (this.handling.size >= concurrency) return;
+      if (this.paused.has(k) || this.handling.has(k)) continue;
+      this.buffered.delete(k);
+      this.handling.add(k);
+      const handled = this.handle(batch).finally(() => {
+        this.handling.delete(k);
+        this.handlers.delete(handled);
+        this.dispatch();
+        this.wake?.();
+      });
+      this.handlers.add(handled);
+    }
+  }
+
+  private async handle(batch: Batch): Promise<void> {
+    const { topic, partition, records, lastOffset } = batch;
+    const controls: BatchControls = {
+      // The library heartbeats on its own timer, independent of how long a batch takes.
+      heartbeat: () => Promise.resolve(),
+      isRunning: () => this.running && batch.generation === this.generation,
+      lastOffset: () => lastOffset.toString(),
+    };
+    try {
+      await this.options.handleBatch(records, controls);
+      const lastRecord = records[records.length - 1]!.offset;
+      if (lastOffset > BigInt(lastRecord)) this.options.onSkipped?.(topic, partition, nextOffset(lastRecord), lastOffset.toString());
+      if (this.options.commitMode === 'after-batch') await this.commit([{ topic, partition, offset: (lastOffset + 1n).toString() }]);
+    } catch (error) {
+      // Handed over again from its first offset, as kafkajs re-delivers a batch whose handler threw.
+      const k = key(topic, partition);
+      if (batch.generation === this.generation && this.running) {
+        this.positions.set(k, batch.from);
+        this.retryAt.set(k, Date.now() + RETRY_AFTER_MS);
+      }
+      this.logger.error({ group: this.groupId, topic, partition, offset: records[0]!.offset, err: error }, 'handling a batch failed; it is fetched and handed over again');
+    }
+  }
+
+  async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commit({ offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset: BigInt(offset), leaderEpoch: -1 })) });
+  }
+
+  pause(partitions: readonly TopicPartitions[]): void {
+    for (const { topic, partitions: list } of partitions) for (const partition of list) this.paused.add(key(topic, partition));
+  }
+
+  resume(partitions: readonly TopicPartitions[]): void {
+    for (const { topic, partitions: list } of partitions) for (const partition of list) this.paused.delete(key(topic, partition));
+    this.dispatch();
+    this.wake?.();
+  }
+
+  stopFetching(): void {
+    this.running = false;
+    this.buffered.clear();
+    this.wake?.();
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopFetching();
+    this.stopped = true;
+    await this.loop;
+    try {
+      // Leaves the group (LeaveGroup), so its partitions move to the other members at once.
+      await this.consumer.close();
+    } finally {
+      await this.fetcher.close();
+    }
+  }
+}

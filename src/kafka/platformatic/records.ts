@@ -1,0 +1,137 @@
+/**
+ * flowyard's records to and from @platformatic/kafka's: headers as Buffer pairs (a repeated
+ * name is one pair per value), offsets and timestamps as bigint, batches as the broker sent them.
+ */
+import { IS_CONTROL, IS_TRANSACTIONAL, murmur2, type fetchV17, type KafkaRecord, type MessageToProduce, type RecordsBatch } from '@platformatic/kafka';
+import { carriedHeaders, decodeHeaders, withCarried, type ConsumedRecord, type OutgoingRecord } from '../records.js';
+import type { TopicRecords } from '../port.js';
+
+type Headers = Map<Buffer, Buffer>;
+
+/** Encoded header pairs per headers object: the router's copies of one event share theirs, so they are encoded once. */
+const encodedHeaders = new WeakMap<object, readonly (readonly [Buffer, Buffer])[]>();
+
+function encoded(headers: Readonly<Record<string, string | Buffer>>): readonly (readonly [Buffer, Buffer])[] {
+  let pairs = encodedHeaders.get(headers);
+  if (pairs === undefined) {
+    pairs = Object.entries(headers).map(([name, value]) => [Buffer.from(name), Buffer.isBuffer(value) ? value : Buffer.from(value)] as const);
+    encodedHeaders.set(headers, pairs);
+  }
+  return pairs;
+}
+
+function headersOf(record: OutgoingRecord): Headers | undefined {
+  if (record.headers === undefined && record.carriedHeaders === undefined) return undefined;
+  // Distinct Buffer keys: a repeated carried name keeps every value, in order.
+  const headers: Headers = new Map();
+  const carried = record.carriedHeaders ?? {};
+  for (const [name, value] of encoded(record.headers ?? {})) {
+    // A name in both (a dead letter's copy of its origin's headers): the carried bytes win, as with kafkajs.
+    if (!(name.toString() in carried)) headers.set(name, value);
+  }
+  for (const [name, value] of Object.entries(carried)) {
+    const key = Buffer.from(name);
+    for (const one of Buffer.isBuffer(value) ? [value] : value) headers.set(Buffer.from(key), one);
+  }
+  return headers;
+}
+
+function bytes(value: string | Buffer | null): Buffer | undefined {
+  if (value === null) return undefined;
+  return Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
+
+export function toMessages(batch: readonly TopicRecords[]): MessageToProduce[] {
+  const messages: MessageToProduce[] = [];
+  for (const { topic, records } of batch) {
+    for (const record of records) {
+      const headers = headersOf(record);
+      const message: MessageToProduce = { topic };
+      const key = bytes(record.key);
+      const value = bytes(record.value);
+      if (key !== undefined) message.key = key;
+      if (value !== undefined) message.value = value;
+      if (headers !== undefined) message.headers = headers;
+      if (record.partition !== undefined) message.partition = record.partition;
+      messages.push(message);
+    }
+  }
+  return messages;
+}
+
+let roundRobin = 0;
+
+/**
+ * Java's and kafkajs' default partitioner: murmur2 of the key, made positive with 0x7fffffff (the
+ * library's own default uses `>>> 0`, which puts a third of the keys on other partitions than a
+ * Java or kafkajs producer would). Keyless records go round-robin. The library takes the result
+ * modulo the topic's partition count.
+ */
+export function javaCompatiblePartitioner(_message: MessageToProduce, key: Buffer | undefined): number {
+  if (key === undefined) return (roundRobin = (roundRobin + 1) & 0x7fffffff);
+  return murmur2(key) & 0x7fffffff;
+}
+
+function consumedRecord(topic: string, partition: number, batch: RecordsBatch, record: KafkaRecord, offset: bigint): ConsumedRecord {
+  const raw: Record<string, Buffer | Buffer[]> = {};
+  for (const [name, value] of record.headers) {
+    if (name === null) continue;
+    const key = name.toString();
+    const bytes = value ?? Buffer.alloc(0);
+    const known = raw[key];
+    if (known === undefined) raw[key] = bytes;
+    else if (Array.isArray(known)) known.push(bytes);
+    else raw[key] = [known, bytes];
+  }
+  return {
+    topic,
+    partition,
+    offset: offset.toString(),
+    key: record.key,
+    value: record.value,
+    headers: decodeHeaders(raw),
+    ...withCarried(carriedHeaders(raw)),
+    timestamp: Number(batch.firstTimestamp + record.timestampDelta),
+  };
+}
+
+/** What one fetch returned for one partition, from `from` on. */
+export interface PartitionFetch {
+  readonly records: ConsumedRecord[];
+  /** The last offset the fetch covered (records, transaction markers, aborted records); undefined when it covered none. */
+  readonly lastOffset: bigint | undefined;
+}
+
+const ABORT_MARKER = 0;
+
+/**
+ * The committed records of a fetched partition at or after `from`, in offset order, and the
+ * last offset the fetch covered. Aborted transactions are dropped the way the Java consumer does
+ * it: a producer's transactional batches from the aborted transaction's first offset until its
+ * abort marker. (The library filters only aborted ranges whose marker is in the same response,
+ * so a fetch cut off before the marker would hand over aborted records.)
+ */
+export function partitionRecords(topic: string, data: fetchV17.FetchResponsePartition, from: bigint): PartitionFetch {
+  const batches = data.records ?? [];
+  const records: ConsumedRecord[] = [];
+  let lastOffset: bigint | undefined;
+  const pending = [...(data.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  const aborting = new Set<bigint>();
+  for (const batch of batches) {
+    const batchLast = batch.firstOffset + BigInt(batch.lastOffsetDelta);
+    while (pending.length > 0 && pending[0]!.firstOffset <= batchLast) aborting.add(pending.shift()!.producerId);
+    if (lastOffset === undefined || batchLast > lastOffset) lastOffset = batchLast;
+    if (batch.attributes & IS_CONTROL) {
+      const type = batch.records[0]?.key?.readInt16BE(2);
+      if (type === ABORT_MARKER) aborting.delete(batch.producerId);
+      continue;
+    }
+    if (batch.attributes & IS_TRANSACTIONAL && aborting.has(batch.producerId)) continue;
+    for (const record of batch.records) {
+      const offset = batch.firstOffset + BigInt(record.offsetDelta);
+      // A compressed batch comes whole, also when the fetch asked for an offset inside it.
+      if (offset >= from) records.push(consumedRecord(topic, data.partitionIndex, batch, record, offset));
+    }
+  }
+  return { records, lastOffset: lastOffset !== undefined && lastOffset >= from ? lastOffset : undefined };
+}
