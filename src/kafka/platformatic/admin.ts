@@ -1,8 +1,8 @@
 /** The port's admin calls on @platformatic/kafka's Admin (connects on first use). */
-import { Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels, findErrorBy } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels } from '@platformatic/kafka';
 import type { KafkaConnection } from '../../config/env.js';
 import type { CommittedOffset, KafkaAdmin, NewTopic, PartitionWatermarks, TopicConfigValue } from '../port.js';
-import { baseOptions, type ConnectionCheck } from './connection.js';
+import { baseOptions, findIn, type ConnectionCheck } from './connection.js';
 
 /** ListOffsets' special timestamps. */
 const EARLIEST = -2n;
@@ -59,7 +59,7 @@ export class PlatformaticAdmin implements KafkaAdmin {
         });
       } catch (error) {
         // Created meanwhile by another process starting the same plan: what was asked for exists.
-        if (!findErrorBy(error as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error;
+        if (!findIn(error as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw error;
       }
     }
     await this.leadersElected(topics.map((t) => t.name));

@@ -3,7 +3,7 @@
  * TLS, SASL, timeouts) from KafkaConnection, the codec check, the configuration mistakes that
  * become an InvalidInputError (exit 2), and what an error of the library means (classify).
  */
-import { AuthenticationError, compressionsAlgorithms, findErrorBy, GenericError, type BaseOptions, type SASLMechanismValue } from '@platformatic/kafka';
+import { AuthenticationError, compressionsAlgorithms, GenericError, type BaseOptions, type SASLMechanismValue } from '@platformatic/kafka';
 import type { KafkaConnection, KafkaSasl, TlsFiles } from '../../config/env.js';
 import { diagnoseTls, tlsOptions } from '../../config/tls-check.js';
 import { InvalidInputError } from '../../errors.js';
@@ -51,6 +51,21 @@ export function producerCompression(connection: KafkaConnection): Compression {
   return compression;
 }
 
+/**
+ * The error among `error`, its `errors` and its `cause`s (any depth) whose `property` is `value`.
+ * The library's findErrorBy walks `errors` only; a refused SASL login sits in a NetworkError's cause.
+ */
+export function findIn(error: unknown, property: string, value: unknown, depth = 0): Error | undefined {
+  if (!(error instanceof Error) || depth > 8) return undefined;
+  if ((error as unknown as Record<string, unknown>)[property] === value) return error;
+  const nested = error instanceof AggregateError ? (error.errors as unknown[]) : [];
+  for (const inner of [...nested, error.cause]) {
+    const found = findIn(inner, property, value, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** ApiVersions v0 with correlation id 0x0f1a: what a broker's plaintext listener answers. */
 const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0x0f, 0x1a, 0, 0]);
 const KAFKA_PLAINTEXT = { request: API_VERSIONS, answered: (reply: Buffer) => reply.length >= 8 && reply.readInt32BE(4) === 0x0f1a };
@@ -91,13 +106,13 @@ export function saslFailure(error: unknown, brokers: readonly string[], sasl: Ka
   const at = `Kafka at ${brokers.join(',')}`;
   const cause = explain(error);
   let message: string | undefined;
-  if (findErrorBy(error, 'apiId', 'UNSUPPORTED_SASL_MECHANISM')) {
+  if (findIn(error, 'apiId', 'UNSUPPORTED_SASL_MECHANISM')) {
     message = `environment: KAFKA_SASL_MECHANISM=${sasl.mechanism}: ${at} does not offer this SASL mechanism (${cause}); use one its listener enables`;
-  } else if (findErrorBy(error, 'apiId', 'ILLEGAL_SASL_STATE')) {
+  } else if (findIn(error, 'apiId', 'ILLEGAL_SASL_STATE')) {
     message =
       `environment: KAFKA_SASL_MECHANISM=${sasl.mechanism}: ${at} does not take SASL on this listener (${cause}); ` +
       'point KAFKA_BROKERS at its SASL listener or unset KAFKA_SASL_MECHANISM';
-  } else if (findErrorBy(error, 'apiId', 'SASL_AUTHENTICATION_FAILED') || findErrorBy(error, 'code', AuthenticationError.code)) {
+  } else if (findIn(error, 'apiId', 'SASL_AUTHENTICATION_FAILED') || findIn(error, 'code', AuthenticationError.code)) {
     message =
       `environment: KAFKA_SASL_PASSWORD: ${at} refused SASL ${sasl.mechanism} authentication for KAFKA_SASL_USERNAME=${JSON.stringify(sasl.username)} ` +
       `(${cause}); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) and KAFKA_SASL_MECHANISM`;
@@ -131,16 +146,16 @@ const HEALING = ['CONCURRENT_TRANSACTIONS', 'COORDINATOR_LOAD_IN_PROGRESS', 'REB
 /** KafkaPort.classify for errors of @platformatic/kafka. */
 export function classify(error: unknown): KafkaErrorKind {
   if (!(error instanceof Error)) return 'permanent';
-  if (TOO_LARGE.some((id) => findErrorBy(error, 'apiId', id))) return 'too-large';
+  if (TOO_LARGE.some((id) => findIn(error, 'apiId', id))) return 'too-large';
   if (error instanceof InvalidInputError) return 'permanent';
-  if (findErrorBy(error, 'code', AuthenticationError.code)) return 'permanent';
-  if (HEALING.some((id) => findErrorBy(error, 'apiId', id))) return 'retriable';
+  if (findIn(error, 'code', AuthenticationError.code)) return 'permanent';
+  if (HEALING.some((id) => findIn(error, 'apiId', id))) return 'retriable';
   // The library turns the broker's UNKNOWN_TOPIC_OR_PARTITION into a UserError that keeps only this
   // message; a topic created a moment ago is unknown to a broker for a moment, as kafkajs marks it.
-  if (findErrorBy(error, 'code', 'PLT_KFK_USER') && /^Unknown topic /.test(error.message)) return 'retriable';
+  if (/^Unknown topic /.test(findIn(error, 'code', 'PLT_KFK_USER')?.message ?? '')) return 'retriable';
   // Network errors, timeouts and broker answers such as NOT_LEADER_OR_FOLLOWER carry canRetry.
-  if (findErrorBy(error, 'canRetry', true)) return 'retriable';
-  if (findErrorBy(error, 'code', 'PLT_KFK_TIMEOUT') || findErrorBy(error, 'code', 'PLT_KFK_NETWORK')) return 'retriable';
+  if (findIn(error, 'canRetry', true)) return 'retriable';
+  if (findIn(error, 'code', 'PLT_KFK_TIMEOUT') || findIn(error, 'code', 'PLT_KFK_NETWORK')) return 'retriable';
   // Not the library's: a closed socket, a DNS failure of a broker being replaced.
   if (!GenericError.isGenericError(error) && /^E[A-Z]+$/.test(String((error as { code?: unknown }).code))) return 'retriable';
   return 'permanent';

@@ -6,7 +6,8 @@
  * MessagesStream is not used because it hands over single messages of all partitions in one
  * stream, pauses only as a whole, and drops transaction markers without saying so.
  */
-import { ConnectionPool, FetchIsolationLevels, findErrorBy, type Consumer, type fetchV17 } from '@platformatic/kafka';
+import { ConnectionPool, FetchIsolationLevels, type Consumer, type fetchV17 } from '@platformatic/kafka';
+import { findIn } from './connection.js';
 import { partitionRecords, type PartitionFetch } from './records.js';
 
 type FetchRequestTopic = fetchV17.FetchRequestTopic;
@@ -116,7 +117,7 @@ export class Fetcher {
 
   /** A failed fetch: partitions out of range are told apart, the others carry the error. */
   private failedRound(error: Error, wanted: readonly PartitionPosition[], ids: ReadonlyMap<string, string>): PartitionResult[] {
-    const response = findErrorBy(error, 'apiId', 'OFFSET_OUT_OF_RANGE') ? fetchResponseIn(error) : undefined;
+    const response = findIn(error, 'apiId', 'OFFSET_OUT_OF_RANGE') !== undefined ? fetchResponseIn(error) : undefined;
     const outOfRange = new Map<string, { logStart: bigint; highWatermark: bigint }>();
     for (const topicResponse of response?.responses ?? []) {
       const topic = ids.get(topicResponse.topicId);

@@ -111,7 +111,7 @@ export class PlatformaticProducer implements KafkaProducer {
       await this.producer.beginTransaction();
     } catch (error) {
       // A begin that failed half-way leaves the library's transaction set; without this every later begin fails.
-      await this.producer.transaction?.cancel().catch(() => undefined);
+      await openTransaction(this.producer)?.cancel().catch(() => undefined);
       throw error;
     }
     return new PlatformaticTransaction(this.producer, this.transactionalId, this.logger);
@@ -120,6 +120,11 @@ export class PlatformaticProducer implements KafkaProducer {
   async disconnect(): Promise<void> {
     await this.producer.close();
   }
+}
+
+/** The library's open transaction; a function so TypeScript does not keep a narrowing across awaits. */
+function openTransaction(producer: Producer): Producer['transaction'] {
+  return producer.transaction;
 }
 
 class PlatformaticTransaction implements KafkaTransaction {
