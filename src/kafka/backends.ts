@@ -16,7 +16,7 @@ export interface KafkaBackend {
 export const KAFKA_BACKENDS: Readonly<Record<KafkaClientName, () => Promise<KafkaBackend>>> = {
   kafkajs: () => import('./kafkajs/index.js'),
   confluent: () => notBuiltYet('confluent'),
-  platformatic: () => notBuiltYet('platformatic'),
+  platformatic: () => import('./platformatic/index.js'),
 };
 
 /** What `KAFKA_CLIENT` accepts. */
