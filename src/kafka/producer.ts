@@ -1,5 +1,6 @@
 import kafkajs, { type IHeaders, type Message, type Producer, type Transaction } from 'kafkajs';
 import type { KafkaClient } from './client.js';
+import type { KafkaProducer, TopicRecords } from './port.js';
 import type { CarriedHeaders, OutgoingRecord, TopicPartitionOffset } from './records.js';
 
 export type { Producer, Transaction };
@@ -129,4 +130,29 @@ export function chunkByBytes(byTopic: ReadonlyMap<string, readonly OutgoingRecor
   }
   flush();
   return chunks;
+}
+
+/**
+ * A kafkajs producer seen through the port's KafkaProducer (src/kafka/port.ts), for callers
+ * written on the port (TransactionCoalescer) while their role still opens kafkajs clients
+ * itself; it goes once the roles get their producers from the port's kafkajs backend.
+ */
+export function asPortProducer(producer: Producer): KafkaProducer {
+  const send = async (target: Producer | Transaction, batch: readonly TopicRecords[]): Promise<void> => {
+    const byTopic = new Map(batch.map(({ topic, records }) => [topic, records]));
+    for (const topicMessages of chunkByBytes(byTopic)) await target.sendBatch({ acks: -1, topicMessages });
+  };
+  return {
+    send: (batch) => send(producer, batch),
+    transaction: async () => {
+      const transaction = await producer.transaction();
+      return {
+        send: (batch) => send(transaction, batch),
+        sendOffsets: (consumer, offsets) => transaction.sendOffsets({ consumerGroupId: consumer.groupId, topics: groupByTopic(offsets) }),
+        commit: () => transaction.commit(),
+        abort: () => transaction.abort(),
+      };
+    },
+    disconnect: () => producer.disconnect(),
+  };
 }

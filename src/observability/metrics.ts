@@ -29,6 +29,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 export class Metrics {
   readonly eventsIn: Counter<(typeof PLAN)[number]>;
   readonly eventsRouted: Counter<(typeof DEST)[number]>;
+  readonly routerTransactions: Counter<(typeof PLAN)[number]>;
+  readonly routerBatches: Counter<(typeof PLAN)[number]>;
   readonly writes: Counter<(typeof DEST)[number] | 'outcome'>;
   readonly destinationCalls: Counter<(typeof DEST)[number]>;
   readonly writeDuration: Histogram<(typeof DEST)[number]>;
@@ -55,6 +57,13 @@ export class Metrics {
     const registers = [registry];
     this.eventsIn = new Counter({ name: 'flowyard_events_in_total', help: 'Source records the router consumed.', labelNames: PLAN, registers });
     this.eventsRouted = new Counter({ name: 'flowyard_events_routed_total', help: 'Copies the router produced to a destination input topic.', labelNames: DEST, registers });
+    this.routerTransactions = new Counter({
+      name: 'flowyard_router_transactions_total',
+      help: 'Kafka transactions the router committed; one carries the batches of one or more source partitions.',
+      labelNames: PLAN,
+      registers,
+    });
+    this.routerBatches = new Counter({ name: 'flowyard_router_batches_total', help: 'Source partition batches the router committed.', labelNames: PLAN, registers });
     this.writes = new Counter({
       name: 'flowyard_writes_total',
       help: 'Write attempts by outcome: ok, duplicate (done-key present, not written again), retried, dead_letter.',

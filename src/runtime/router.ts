@@ -3,14 +3,17 @@
  * already routed, assign the per-causal-group seq, and produce one copy per first step of
  * the plan, keyed by the causal key. Copies, dead letters of bad events and the source
  * offsets go in ONE Kafka transaction per batch, so a crash either routes a batch fully or
- * not at all; the Redis `routed` marks follow the commit (see src/dedup/store.ts).
+ * not at all; the Redis `routed` marks follow the commit (see src/dedup/store.ts). Batches of
+ * several partitions are handled side by side and share a transaction (TransactionCoalescer).
  */
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
-import { createProducer, produceTransactionally } from '../kafka/producer.js';
+import { asPortProducer, createProducer } from '../kafka/producer.js';
+import type { KafkaErrorKind } from '../kafka/port.js';
 import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
+import { TransactionCoalescer } from '../kafka/transaction-coalescer.js';
 import { AbandonedError } from '../resilience/abort.js';
 import { retryForever } from '../resilience/retry.js';
 import { DecoderUnavailableError, type EventDecoder } from '../schema/decoder.js';
@@ -35,6 +38,14 @@ const COPY_HEADER_BYTES = 512;
 /** Kafka's default `message.max.bytes`, for a topic whose setting could not be read. */
 const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
+/**
+ * Partitions whose batches the router handles at the same time. Their transactions coalesce,
+ * so this is how many batches one transaction can carry. kafkajs fetches every assigned
+ * partition of a broker in one request and holds the whole response until each of its batches
+ * is handled, so handling them side by side costs no memory it did not hold already.
+ */
+const PARTITIONS_AT_ONCE = 32;
+
 /** Waits between tries of the step after a batch committed (the routed marks). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
 
@@ -43,6 +54,7 @@ export class Router implements Role {
   private readonly lifecycle = new RoleLifecycle('router');
   private consumer: BatchConsumer | undefined;
   private producer: Producer | undefined;
+  private transactions: TransactionCoalescer | undefined;
   private readonly stopping = new AbortController();
   private readonly labels: { topology: string; plan: string };
   private readonly inFlight: InFlightKeys;
@@ -72,7 +84,15 @@ export class Router implements Role {
       groupId: plan.groups.router,
       topics: plan.source.topics,
       commitMode: 'manual',
+      partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       handleBatch: (records, controls) => this.handleBatch(records, controls),
+    });
+    this.transactions = new TransactionCoalescer({
+      producer: asPortProducer(this.producer),
+      consumer: this.consumer,
+      classify: classifyKafkaError,
+      onCommit: () => this.context.metrics.routerTransactions.inc(this.labels),
+      onAbortFailed: (error) => logger.warn({ err: error }, 'aborting a failed transaction failed too; the broker aborts it at its timeout'),
     });
     await this.consumer.start();
     this.lifecycle.to('running');
@@ -83,7 +103,7 @@ export class Router implements Role {
     if (!this.lifecycle.beginStop()) return;
     this.stopping.abort();
     this.consumer?.stopFetching();
-    await this.consumer?.disconnect(); // waits for the batch in hand, which commits in its transaction or not at all
+    await this.consumer?.disconnect(); // waits for the batches in hand, which commit in their transaction or not at all
     await this.producer?.disconnect();
     this.lifecycle.to('stopped');
   }
@@ -179,11 +199,14 @@ export class Router implements Role {
     if (deadLetters.length > 0) copies.set(plan.dlqTopic, limits === undefined ? deadLetters : deadLetters.map((d) => fitDeadLetter(d, limits.dlq)));
 
     const last = records[records.length - 1]!;
-    await produceTransactionally(this.producer!, plan.groups.router, copies, [
-      { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
-    ]);
+    // Settles with the transaction that carried the batch, shared with other partitions' batches handled meanwhile.
+    await this.transactions!.commit({
+      records: [...copies].map(([topic, list]) => ({ topic, records: list })),
+      offsets: [{ topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) }],
+    });
     await this.untilDone('marking events routed', () => dedup.markRouted(fresh.map((e) => e.eventId)));
 
+    metrics.routerBatches.inc(this.labels);
     metrics.eventsIn.inc(this.labels, records.length);
     if (duplicates > 0) metrics.dedupHits.inc({ ...this.labels, stage: 'router' }, duplicates);
     if (deadLetters.length > oversized) metrics.dlqRecords.inc({ ...this.labels, destination: 'router', class: 'invalid' }, deadLetters.length - oversized);
@@ -258,4 +281,10 @@ export class Router implements Role {
     if (!key.ok) return `causal key: ${key.reason}`;
     return { record, eventId: eventId.value, key: key.value };
   }
+}
+
+/** What a failed transaction means (the port's KafkaErrorKind), until the router gets its producer from the port, whose `classify` this is. */
+function classifyKafkaError(error: unknown): KafkaErrorKind {
+  if (isMessageTooLarge(error)) return 'too-large';
+  return (error as { retriable?: unknown } | null)?.retriable === true ? 'retriable' : 'permanent';
 }
