@@ -13,6 +13,12 @@
  * not the broker's state) is retried part by part, each in a transaction of its own, so only
  * the part at fault is refused and the others are not held behind it.
  *
+ * A refusal as too large also renews the producer (a new one with the same transactional id,
+ * whose InitProducerId starts every sequence number over): kafkajs rolls back the sequence
+ * numbers of every partition of a refused produce request, though the broker appended the
+ * records of its other partitions, so the next transaction's records to one of those would be
+ * refused as out of order for ever (or, with the same count of records, dropped as duplicates).
+ *
  * Order: parts are written in the order they arrived, each part's records in its own order.
  * An owner hands over a partition's next batch only after the previous one settled, so the
  * batches of one partition are committed in offset order.
@@ -28,8 +34,11 @@ export interface TransactionPart {
 }
 
 export interface TransactionCoalescerOptions {
-  /** A transactional producer; only this coalescer runs transactions on it (one at a time). */
-  readonly producer: KafkaProducer;
+  /**
+   * Opens the transactional producer, the same transactional id each time; only this
+   * coalescer runs transactions on it (one at a time), and `close` disconnects it.
+   */
+  readonly open: () => Promise<KafkaProducer>;
   /** The group whose offsets the transactions commit. */
   readonly consumer: GroupConsumer;
   /** The port's `classify`: which failures a shared transaction is retried part by part for. */
@@ -41,8 +50,13 @@ export interface TransactionCoalescerOptions {
   readonly maxRecords?: number;
   /** After each committed transaction, with the number of parts it carried (metrics). */
   readonly onCommit?: (parts: number) => void;
-  /** An abort after a failed transaction failed too (the transaction times out on the broker); the part's own error is what its owner gets. */
-  readonly onAbortFailed: (error: unknown) => void;
+  /**
+   * An abort after a failed transaction failed too (the broker aborts it at its timeout, or
+   * the next producer's InitProducerId), the disconnect of a renewed producer failed, or
+   * opening a producer failed before a transaction that then opens it again; the part's own
+   * error is what its owner gets.
+   */
+  readonly onCleanupFailed: (error: unknown) => void;
 }
 
 interface Pending {
@@ -59,8 +73,23 @@ export class TransactionCoalescer {
   private inFlight = false;
   private readonly maxRecords: number;
 
-  constructor(private readonly options: TransactionCoalescerOptions) {
+  private constructor(
+    private readonly options: TransactionCoalescerOptions,
+    private producer: Promise<KafkaProducer>,
+  ) {
     this.maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+  }
+
+  /** Opens the first producer (its connection errors surface here, at start). */
+  static async create(options: TransactionCoalescerOptions): Promise<TransactionCoalescer> {
+    const producer = await options.open();
+    return new TransactionCoalescer(options, Promise.resolve(producer));
+  }
+
+  /** Disconnects the producer; call once no part is pending (the owner's batches are done). */
+  async close(): Promise<void> {
+    const producer = await this.producer.catch(() => undefined); // a failed open left nothing to close
+    await producer?.disconnect();
   }
 
   /** Commits `part` in the next transaction; settles with that transaction. */
@@ -115,7 +144,8 @@ export class TransactionCoalescer {
   }
 
   private async run(parts: readonly TransactionPart[]): Promise<void> {
-    const { producer, consumer } = this.options;
+    const { consumer, classify, onCleanupFailed } = this.options;
+    const producer = await this.current();
     const transaction: KafkaTransaction = await producer.transaction();
     try {
       const records = mergeRecords(parts);
@@ -124,9 +154,28 @@ export class TransactionCoalescer {
       if (offsets.length > 0) await transaction.sendOffsets(consumer, offsets);
       await transaction.commit();
     } catch (error) {
-      await transaction.abort().catch((abortError: unknown) => this.options.onAbortFailed(abortError));
+      await transaction.abort().catch(onCleanupFailed);
+      if (classify(error) === 'too-large') await this.renew(producer);
       throw error;
     }
+  }
+
+  /** The producer, or a fresh try at opening one when the last try failed (its error goes to the parts of this transaction). */
+  private async current(): Promise<KafkaProducer> {
+    try {
+      return await this.producer;
+    } catch (error) {
+      this.options.onCleanupFailed(error); // the last open failed: a renewal's, or one whose error a failed transaction already carried
+      this.producer = this.options.open();
+      this.producer.catch(() => undefined); // awaited just below; the catch only keeps a later await from being the first handler
+      return await this.producer;
+    }
+  }
+
+  private async renew(old: KafkaProducer): Promise<void> {
+    await old.disconnect().catch(this.options.onCleanupFailed);
+    this.producer = this.options.open();
+    this.producer.catch(() => undefined); // reported to the next transaction (current), not as an unhandled rejection
   }
 }
 

@@ -7,7 +7,6 @@
  * several partitions are handled side by side and share a transaction (TransactionCoalescer).
  */
 import { randomUUID } from 'node:crypto';
-import type { Producer } from 'kafkajs';
 import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
 import { asPortProducer, createProducer } from '../kafka/producer.js';
@@ -53,7 +52,6 @@ export class Router implements Role {
   readonly name = 'router';
   private readonly lifecycle = new RoleLifecycle('router');
   private consumer: BatchConsumer | undefined;
-  private producer: Producer | undefined;
   private transactions: TransactionCoalescer | undefined;
   private readonly stopping = new AbortController();
   private readonly labels: { topology: string; plan: string };
@@ -77,7 +75,7 @@ export class Router implements Role {
     this.lifecycle.to('starting');
     // A fresh transactional id per process: atomic copies + offsets. Zombie fencing across
     // restarts would need an id per partition (KIP-447), which kafkajs does not support.
-    this.producer = await createProducer(kafka, { transactionalId: `${plan.groups.router}-${randomUUID()}` });
+    const transactionalId = `${plan.groups.router}-${randomUUID()}`;
     this.consumer = new BatchConsumer({
       kafka,
       logger,
@@ -87,12 +85,12 @@ export class Router implements Role {
       partitionsConsumedConcurrently: PARTITIONS_AT_ONCE,
       handleBatch: (records, controls) => this.handleBatch(records, controls),
     });
-    this.transactions = new TransactionCoalescer({
-      producer: asPortProducer(this.producer),
+    this.transactions = await TransactionCoalescer.create({
+      open: async () => asPortProducer(await createProducer(kafka, { transactionalId })),
       consumer: this.consumer,
       classify: classifyKafkaError,
       onCommit: () => this.context.metrics.routerTransactions.inc(this.labels),
-      onAbortFailed: (error) => logger.warn({ err: error }, 'aborting a failed transaction failed too; the broker aborts it at its timeout'),
+      onCleanupFailed: (error) => logger.warn({ err: error }, 'cleaning up after a failed transaction failed (abort or disconnect); the broker aborts what is left at its timeout'),
     });
     await this.consumer.start();
     this.lifecycle.to('running');
@@ -104,7 +102,7 @@ export class Router implements Role {
     this.stopping.abort();
     this.consumer?.stopFetching();
     await this.consumer?.disconnect(); // waits for the batches in hand, which commit in their transaction or not at all
-    await this.producer?.disconnect();
+    await this.transactions?.close();
     this.lifecycle.to('stopped');
   }
 

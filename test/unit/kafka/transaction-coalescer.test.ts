@@ -7,6 +7,8 @@ import type { GroupConsumer, KafkaErrorKind, KafkaProducer, KafkaTransaction, To
 import { TransactionCoalescer, mergeOffsets, type TransactionPart } from '../../../src/kafka/transaction-coalescer.js';
 
 interface FakeTransaction {
+  /** Which producer (1 = the first opened) ran it. */
+  readonly producer: number;
   readonly records: TopicRecords[];
   readonly offsets: TransactionOffset[];
   outcome: 'open' | 'committed' | 'aborted';
@@ -17,22 +19,38 @@ class BrokerDown extends Error {}
 
 const classify = (error: unknown): KafkaErrorKind => (error instanceof TooLarge ? 'too-large' : error instanceof BrokerDown ? 'retriable' : 'permanent');
 
-/** A producer whose commits wait for `release()` while `hold` is set, and fail per `failCommit`. */
-class FakeProducer implements KafkaProducer {
+/**
+ * The transactional producers the coalescer opens, as one log: commits wait for `release()`
+ * while `hold` is set, and fail per `failCommit`.
+ */
+class FakeProducer {
   readonly transactions: FakeTransaction[] = [];
+  opened = 0;
+  readonly disconnected: number[] = [];
   hold = false;
   /** Decides whether a transaction's commit fails, from what it holds. */
   failCommit: (t: FakeTransaction) => Error | undefined = () => undefined;
   abortError: Error | undefined;
   private releases: (() => void)[] = [];
 
-  async send(): Promise<void> {
-    throw new Error('the coalescer sends only in transactions');
+  async open(): Promise<KafkaProducer> {
+    this.opened += 1;
+    const id = this.opened;
+    return {
+      send: async () => {
+        throw new Error('the coalescer sends only in transactions');
+      },
+      transaction: () => {
+        if (this.disconnected.includes(id)) throw new Error(`producer ${id} was disconnected`);
+        return this.transaction(id);
+      },
+      disconnect: async () => void this.disconnected.push(id),
+    };
   }
 
-  async transaction(): Promise<KafkaTransaction> {
+  private async transaction(producer: number): Promise<KafkaTransaction> {
     if (this.transactions.some((t) => t.outcome === 'open')) throw new Error('two transactions at once');
-    const t: FakeTransaction = { records: [], offsets: [], outcome: 'open' };
+    const t: FakeTransaction = { producer, records: [], offsets: [], outcome: 'open' };
     this.transactions.push(t);
     return {
       send: async (batch) => void t.records.push(...batch),
@@ -49,8 +67,6 @@ class FakeProducer implements KafkaProducer {
       },
     };
   }
-
-  async disconnect(): Promise<void> {}
 
   /** Lets the held commit(s) go on. */
   release(): void {
@@ -76,15 +92,24 @@ function part(partition: number, count: number, next: number, topics: readonly s
 const keysOf = (t: FakeTransaction, topic: string) => t.records.filter((r) => r.topic === topic).flatMap((r) => r.records.map((x) => x.key));
 const partitionsOf = (t: FakeTransaction) => t.offsets.map((o) => o.partition);
 
-function coalescer(producer: FakeProducer, extra: { maxRecords?: number; onAbortFailed?: (e: unknown) => void } = {}) {
+async function coalescer(producer: FakeProducer, extra: { maxRecords?: number; onCleanupFailed?: (e: unknown) => void } = {}) {
   const commits: number[] = [];
-  const c = new TransactionCoalescer({ producer, consumer, classify, onCommit: (parts) => commits.push(parts), onAbortFailed: extra.onAbortFailed ?? (() => undefined), ...(extra.maxRecords !== undefined && { maxRecords: extra.maxRecords }) });
+  const c = await TransactionCoalescer.create({
+    open: () => producer.open(),
+    consumer,
+    classify,
+    onCommit: (parts) => commits.push(parts),
+    onCleanupFailed: extra.onCleanupFailed ?? ((e) => {
+      throw e;
+    }),
+    ...(extra.maxRecords !== undefined && { maxRecords: extra.maxRecords }),
+  });
   return { c, commits };
 }
 
 test('parts handed over in the same tick share one transaction: records per topic in arrival order, every part offset', async () => {
   const producer = new FakeProducer();
-  const { c, commits } = coalescer(producer);
+  const { c, commits } = await coalescer(producer);
   await Promise.all([c.commit(part(0, 2, 10)), c.commit(part(1, 3, 20)), c.commit(part(2, 1, 30))]);
   expect(producer.transactions).toHaveLength(1);
   const [t] = producer.transactions;
@@ -102,7 +127,7 @@ test('parts handed over in the same tick share one transaction: records per topi
 
 test('parts arriving while a transaction is in flight go into the next one; each promise settles with its own transaction', async () => {
   const producer = new FakeProducer();
-  const { c, commits } = coalescer(producer);
+  const { c, commits } = await coalescer(producer);
   producer.hold = true;
   const settled: string[] = [];
   const first = c.commit(part(0, 1, 1)).then(() => settled.push('p0'));
@@ -125,7 +150,7 @@ test('parts arriving while a transaction is in flight go into the next one; each
 
 test('a transaction that fails retriably rejects each of its parts (nothing committed), and the next transaction goes on', async () => {
   const producer = new FakeProducer();
-  const { c, commits } = coalescer(producer);
+  const { c, commits } = await coalescer(producer);
   producer.failCommit = () => new BrokerDown('coordinator loading');
   const results = await Promise.allSettled([c.commit(part(0, 1, 1)), c.commit(part(1, 1, 2))]);
   expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
@@ -142,7 +167,7 @@ test('a transaction that fails retriably rejects each of its parts (nothing comm
 
 test('a shared transaction refused as too large is retried part by part: only the part at fault is refused, the others commit once', async () => {
   const producer = new FakeProducer();
-  const { c, commits } = coalescer(producer);
+  const { c, commits } = await coalescer(producer);
   // Partition 1's batch holds a record the topic refuses, whoever it travels with.
   producer.failCommit = (t) => (partitionsOf(t).includes(1) ? new TooLarge('MESSAGE_TOO_LARGE') : undefined);
   const results = await Promise.allSettled([c.commit(part(0, 2, 1)), c.commit(part(1, 2, 2)), c.commit(part(2, 2, 3))]);
@@ -158,11 +183,43 @@ test('a shared transaction refused as too large is retried part by part: only th
   const committed = producer.transactions.filter((t) => t.outcome === 'committed');
   expect(committed.flatMap((t) => keysOf(t, 'a'))).toEqual(['0-0', '0-1', '2-0', '2-1']);
   expect(commits).toEqual([1, 1]);
+  // Each refusal renewed the producer (sequence numbers start over), disconnecting the old one.
+  expect(producer.transactions.map((t) => t.producer)).toEqual([1, 2, 2, 3]);
+  expect(producer.disconnected).toEqual([1, 2]);
+  await c.close();
+  expect(producer.disconnected).toEqual([1, 2, 3]);
+});
+
+test('a producer that fails to open fails the transaction it was for; the next one opens it again', async () => {
+  const producer = new FakeProducer();
+  let failOpen = false;
+  const reported: unknown[] = [];
+  const c = await TransactionCoalescer.create({
+    open: async () => {
+      if (failOpen) throw new BrokerDown('no broker');
+      return producer.open();
+    },
+    consumer,
+    classify,
+    onCleanupFailed: (e) => reported.push(e),
+  });
+  producer.failCommit = (t) => (t.producer === 1 ? new TooLarge('MESSAGE_TOO_LARGE') : undefined);
+  failOpen = true;
+  await expect(c.commit(part(0, 1, 1))).rejects.toBeInstanceOf(TooLarge);
+  await expect(c.commit(part(0, 1, 1))).rejects.toBeInstanceOf(BrokerDown);
+  failOpen = false;
+  await c.commit(part(0, 1, 1));
+  expect(producer.transactions.map((t) => [t.producer, t.outcome])).toEqual([
+    [1, 'aborted'],
+    [2, 'committed'],
+  ]);
+  // The renewal's failed open, which no transaction carried, is reported once the next transaction finds it.
+  expect(reported.map((e) => (e as Error).message)).toEqual(['no broker', 'no broker']);
 });
 
 test('a part failing permanently on its own is refused once, without another try by the coalescer', async () => {
   const producer = new FakeProducer();
-  const { c } = coalescer(producer);
+  const { c } = await coalescer(producer);
   producer.failCommit = () => new Error('TOPIC_AUTHORIZATION_FAILED');
   await expect(c.commit(part(0, 1, 1))).rejects.toThrow('TOPIC_AUTHORIZATION_FAILED');
   expect(producer.transactions).toHaveLength(1);
@@ -170,7 +227,7 @@ test('a part failing permanently on its own is refused once, without another try
 
 test('parts past maxRecords wait for the next transaction; a part larger than maxRecords goes alone', async () => {
   const producer = new FakeProducer();
-  const { c } = coalescer(producer, { maxRecords: 10 });
+  const { c } = await coalescer(producer, { maxRecords: 10 });
   // 2 topics x 2 records = 4 records a part: two parts fit, a third does not; the last part alone is 2 x 8 = 16.
   await Promise.all([c.commit(part(0, 2, 1)), c.commit(part(1, 2, 2)), c.commit(part(2, 2, 3)), c.commit(part(3, 8, 4)), c.commit(part(4, 1, 5))]);
   expect(producer.transactions.map(partitionsOf)).toEqual([[0, 1], [2], [3], [4]]);
@@ -180,7 +237,7 @@ test('parts past maxRecords wait for the next transaction; a part larger than ma
 test('an abort that fails after a failed transaction is reported; the part gets the transaction error', async () => {
   const producer = new FakeProducer();
   const abortErrors: unknown[] = [];
-  const { c } = coalescer(producer, { onAbortFailed: (e) => abortErrors.push(e) });
+  const { c } = await coalescer(producer, { onCleanupFailed: (e) => abortErrors.push(e) });
   producer.failCommit = () => new BrokerDown('broker gone');
   producer.abortError = new Error('abort failed');
   await expect(c.commit(part(0, 1, 1))).rejects.toBeInstanceOf(BrokerDown);
@@ -189,7 +246,7 @@ test('an abort that fails after a failed transaction is reported; the part gets 
 
 test('a part with no records still commits its offsets (a batch of only dead or repeated events)', async () => {
   const producer = new FakeProducer();
-  const { c } = coalescer(producer);
+  const { c } = await coalescer(producer);
   await c.commit({ records: [{ topic: 'a', records: [] }], offsets: [{ topic: 'src', partition: 5, offset: '7' }] });
   expect(producer.transactions[0]!.records).toEqual([]);
   expect(producer.transactions[0]!.offsets).toEqual([{ topic: 'src', partition: 5, offset: '7' }]);
