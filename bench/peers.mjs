@@ -37,6 +37,8 @@ import { KEYS, VALUE_BYTES, benchEnv, cleanup, httpDestination, sleep, committed
 const PEERS_MAIN = 'dev.flowyard.bench.peers.Peers';
 /** The systems of figure 7, in the order of an even run (odd runs go backwards). */
 export const THROUGHPUT_SYSTEMS = ['copy', 'streamsAlos', 'streamsEos', 'router', 'routerKafkaSinks'];
+/** With a base build (BENCH_BASE_DIST): each flowyard system of the base build right before the same system of this one. */
+const WITH_BASE = ['copy', 'streamsAlos', 'streamsEos', 'routerBase', 'router', 'routerKafkaSinksBase', 'routerKafkaSinks'];
 export const LATENCY_SYSTEMS = ['flowyard', 'streamsEos'];
 /** Figure 9's systems, in the order of an even run. */
 export const HTTP_SYSTEMS = ['parallelConsumer', 'flowyard'];
@@ -73,7 +75,8 @@ function brokerPid(repo) {
 /**
  * @param {{ repo: string, logFd: number, measure: Function, config: object, round: Function, routedCopies: Function }} context
  */
-export function createPeers({ repo, logFd, measure, config, round, routedCopies }) {
+export function createPeers({ repo, logFd, measure, measureBase, config, round, routedCopies }) {
+  const throughputSystems = measureBase === undefined ? THROUGHPUT_SYSTEMS : WITH_BASE;
   const peersDir = join(repo, 'bench', 'peers');
   const target = join(peersDir, 'target');
   const bootstrap = benchEnv().kafka.brokers.join(',');
@@ -144,26 +147,41 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
 
   // ---- 7. throughput -------------------------------------------------------------------------
 
+  /** flowyard's router alone on the topology `yaml`, by `run` (this build's measure, or the base build's). */
+  async function routerJob(run, yaml) {
+    const { events, timeoutMs } = config.peers;
+    const r = await run('router', { yaml, expected: events, timeoutMs }, undefined, 'peers-router').result;
+    return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.committed, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut === true, cpuSeconds: r.cpuSeconds };
+  }
+
+  /** The router and three transactional kafka-sink workers of the topology `yaml` in one process. */
+  async function kafkaSinksJob(run, yaml) {
+    const { events, timeoutMs } = config.peers;
+    const r = await run('kafkasink', { yaml, expected: events, timeoutMs, path: 'transactional' }, undefined, 'peers-kafkasink').result;
+    // A run cut off by the timeout still gives a rate: the backlog never ran dry before it.
+    return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.events, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut, cpuSeconds: r.cpuSeconds, written: r.written };
+  }
+
   async function throughputRun(shared, run) {
     assertBuilt();
     const name = uniqueName('bench-peers');
     const source = `${name}.events`;
     const outputs = (system) => ['a', 'b', 'c'].map((d) => `${name}.${system}.${d}`);
-    // Two plans on the one source: groups, derived topics and sink topics of their own.
+    // Two plans on the one source (four with a base build): groups, derived topics and sink topics of their own.
     const plans = {
       router: `${name}-router`,
       routerKafkaSinks: `${name}-sinks`,
+      ...(measureBase !== undefined && { routerBase: `${name}-router-base`, routerKafkaSinksBase: `${name}-sinks-base` }),
     };
     const yaml = (plan) => topologyYaml({ name: plan, source, mode: 'fanout', destinations: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
-    const { events, timeoutMs } = config.peers;
+    const { events } = config.peers;
     const stateDir = mkdtempSync(join(os.tmpdir(), 'flowyard-bench-streams-'));
     const admin = shared.kafka.admin();
     await admin.connect();
     try {
       const routerPlan = parseTopology(yaml(plans.router), 'bench.yaml', {}).plan;
-      const sinksPlan = parseTopology(yaml(plans.routerKafkaSinks), 'bench.yaml', {}).plan;
       await createBenchTopics(shared.kafka, routerPlan, [...outputs('copy'), ...outputs('alos'), ...outputs('eos')]);
-      await createBenchTopics(shared.kafka, sinksPlan);
+      for (const plan of Object.keys(plans).filter((p) => p !== 'router')) await createBenchTopics(shared.kafka, parseTopology(yaml(plans[plan]), 'bench.yaml', {}).plan);
       const { records } = sampleEvents(routerPlan.source, { count: events, keys: KEYS, valueBytes: VALUE_BYTES, runId: name });
       const fillMs = await fill(shared.kafka, source, records);
       const codec = benchEnv().kafka.compression;
@@ -173,18 +191,13 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
           timeJava(admin, 'streams', { bootstrap, source, group: `${name}.alos`, outputs: outputs('alos').join(','), guarantee: 'at_least_once', stateDir, compression: codec }, events, watermarksReach(outputs('alos'), 3 * events)),
         streamsEos: () =>
           timeJava(admin, 'streams', { bootstrap, source, group: `${name}.eos`, outputs: outputs('eos').join(','), guarantee: 'exactly_once_v2', stateDir, compression: codec }, events, committedReaches(`${name}.eos`, [source], events)),
-        router: async () => {
-          const r = await measure('router', { yaml: yaml(plans.router), expected: events, timeoutMs }, undefined, 'peers-router').result;
-          return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.committed, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut === true, cpuSeconds: r.cpuSeconds };
-        },
-        routerKafkaSinks: async () => {
-          const r = await measure('kafkasink', { yaml: yaml(plans.routerKafkaSinks), expected: events, timeoutMs, path: 'transactional' }, undefined, 'peers-kafkasink').result;
-          // A run cut off by the timeout still gives a rate: the backlog never ran dry before it.
-          return { elapsedMs: r.elapsedMs, joinMs: r.joinMs, events: r.events, eventsPerSec: r.eventsPerSec, timedOut: r.timedOut, cpuSeconds: r.cpuSeconds, written: r.written };
-        },
+        router: () => routerJob(measure, yaml(plans.router)),
+        routerKafkaSinks: () => kafkaSinksJob(measure, yaml(plans.routerKafkaSinks)),
+        routerBase: () => routerJob(measureBase, yaml(plans.routerBase)),
+        routerKafkaSinksBase: () => kafkaSinksJob(measureBase, yaml(plans.routerKafkaSinksBase)),
       };
       // Alternate the order, so broker warm-up and page cache favour no one.
-      const order = run % 2 === 0 ? THROUGHPUT_SYSTEMS : [...THROUGHPUT_SYSTEMS].reverse();
+      const order = run % 2 === 0 ? throughputSystems : [...throughputSystems].reverse();
       const out = { name, events, fillMs: round(fillMs), codec, order, load: os.loadavg().map((l) => round(l, 2)) };
       for (const system of order) {
         const brokerBefore = broker === undefined ? Number.NaN : cpuSeconds(broker);
@@ -200,12 +213,12 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
         };
       }
       const eos = out.streamsEos.eventsPerSec;
-      out.ratioVsStreamsEos = Object.fromEntries(THROUGHPUT_SYSTEMS.map((s) => [s, out[s].eventsPerSec === undefined || !eos ? undefined : out[s].eventsPerSec / eos]));
+      out.ratioVsStreamsEos = Object.fromEntries(throughputSystems.map((s) => [s, out[s].eventsPerSec === undefined || !eos ? undefined : out[s].eventsPerSec / eos]));
       return out;
     } finally {
       await admin.disconnect();
       rmSync(stateDir, { recursive: true, force: true });
-      for (const n of [name, plans.router, plans.routerKafkaSinks]) await cleanup(shared.kafka, shared.redis, n);
+      for (const n of [name, ...Object.values(plans)]) await cleanup(shared.kafka, shared.redis, n);
     }
   }
 
@@ -426,7 +439,7 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
     const t = results.peers;
     if (t.length > 0) {
       m.peers = Object.fromEntries(
-        THROUGHPUT_SYSTEMS.map((s) => [
+        throughputSystems.map((s) => [
           s,
           {
             eventsPerSec: round(median(t.map((x) => x[s].eventsPerSec))),
@@ -492,9 +505,9 @@ export function createPeers({ repo, logFd, measure, config, round, routedCopies 
     const lines = [];
     const yes = (met) => (met ? 'met' : 'MISSED');
     if (m.peers) {
-      const label = { copy: 'plain Java copy (ceiling)', streamsAlos: 'Kafka Streams at_least_once', streamsEos: 'Kafka Streams exactly_once_v2', router: 'flowyard router alone', routerKafkaSinks: 'flowyard router + kafka-sink workers' };
+      const label = { copy: 'plain Java copy (ceiling)', streamsAlos: 'Kafka Streams at_least_once', streamsEos: 'Kafka Streams exactly_once_v2', router: 'flowyard router alone', routerKafkaSinks: 'flowyard router + kafka-sink workers', routerBase: 'flowyard router alone (base build)', routerKafkaSinksBase: 'flowyard router + kafka-sink workers (base build)' };
       lines.push(`fan-out x3 into Kafka topics, ${config.peers.events} events pre-filled       events/s   vs Streams EOS v2   CPU ms/event   broker ms/event   runs`);
-      for (const s of THROUGHPUT_SYSTEMS) {
+      for (const s of throughputSystems) {
         const p = m.peers[s];
         const target = m.peers.targets[s] ? `   ${m.peers.targets[s].target}: ${yes(m.peers.targets[s].met)}` : '';
         lines.push(`  ${label[s].padEnd(64)} ${String(p.eventsPerSec).padEnd(10)} ${`${p.ratioVsStreamsEos}x`.padEnd(19)} ${String(p.cpuMsPerEvent).padEnd(14)} ${String(p.brokerCpuMsPerEvent).padEnd(17)} ${p.runs.join(', ')}${p.timedOutRuns ? ` (${p.timedOutRuns} cut off by the timeout)` : ''}${target}`);

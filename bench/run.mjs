@@ -7,6 +7,8 @@
  *
  * Every knob of bench/suite.mjs passes through the environment, e.g.
  *   BENCH_RUNS=1 BENCH_ONLY=worker node bench/run.mjs
+ * BENCH_BASE_DIST=<another build's dist/> snapshots that build too; figure 7 then runs its
+ * flowyard systems from both builds in the same run (before/after a change, same harness).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -30,7 +32,17 @@ try {
   cpSync(here, join(snapshot, 'bench'), { recursive: true, filter: (src) => !src.startsWith(join(here, 'results')) && !src.startsWith(join(here, 'peers', 'target')) });
   copyFileSync(join(repo, 'package.json'), join(snapshot, 'package.json')); // "type": "module" for dist/*.js
   symlinkSync(join(repo, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
-  const run = spawnSync(process.execPath, [join(snapshot, 'bench', 'suite.mjs')], { stdio: 'inherit', env: { ...process.env, BENCH_REPO: repo } });
+  // BENCH_BASE_DIST: another build's dist/ (e.g. main's, before a change), run by this same harness next to this one (figure 7's flowyard systems).
+  const baseDist = process.env.BENCH_BASE_DIST;
+  const base = join(snapshot, 'base');
+  if (baseDist !== undefined) {
+    cpSync(baseDist, join(base, 'dist'), { recursive: true, filter: (src) => !src.endsWith('.map') });
+    cpSync(join(snapshot, 'bench'), join(base, 'bench'), { recursive: true });
+    copyFileSync(join(repo, 'package.json'), join(base, 'package.json'));
+    symlinkSync(join(repo, 'node_modules'), join(base, 'node_modules'), 'dir');
+  }
+  const env = { ...process.env, BENCH_REPO: repo, ...(baseDist !== undefined && { BENCH_BASE_DIR: base }) };
+  const run = spawnSync(process.execPath, [join(snapshot, 'bench', 'suite.mjs')], { stdio: 'inherit', env });
   status = run.status ?? 1;
 } finally {
   rmSync(snapshot, { recursive: true, force: true });

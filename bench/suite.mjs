@@ -123,10 +123,11 @@ const round = (x, digits = 1) => (typeof x === 'number' && Number.isFinite(x) ? 
 // ---- measured child processes ------------------------------------------------------------
 
 /** Forks bench/measure.mjs in `mode`, hands it `job`; `onMessage` sees its other messages; `label` names its profile. */
-function measure(mode, job, onMessage = () => undefined, label = mode) {
+/** `dir`: the bench/ directory whose measure.mjs runs (BENCH_BASE_DIR's for the base build). */
+function measure(mode, job, onMessage = () => undefined, label = mode, dir = here) {
   const execArgv = CONFIG.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${label}-${Date.now()}.cpuprofile`] : [];
   if (CONFIG.profile) mkdirSync(profileDir, { recursive: true });
-  const child = fork(join(here, 'measure.mjs'), [mode], { stdio: ['ignore', logFd, logFd, 'ipc'], execArgv });
+  const child = fork(join(dir, 'measure.mjs'), [mode], { stdio: ['ignore', logFd, logFd, 'ipc'], execArgv });
   const result = new Promise((resolve, reject) => {
     child.on('message', (message) => {
       if (message.type === 'result') resolve(message.result);
@@ -473,6 +474,7 @@ function machine() {
     kernel: os.release(),
     commit: sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD']),
     srcDirty: (sh('git', ['-C', repo, 'status', '--porcelain', '--', 'src']) ?? '') !== '',
+    baseDist: process.env.BENCH_BASE_DIST,
   };
 }
 
@@ -601,7 +603,10 @@ const started = performance.now();
 const env = benchEnv();
 const shared = await createSharedClients(env, benchLogger(env));
 const results = { router: [], worker: [], e2e: [], sequencer: [], kafkaSink: [], peers: [], latency: [], http: [] };
-const peers = createPeers({ repo, logFd, measure, config: CONFIG, round, routedCopies });
+const baseDir = process.env.BENCH_BASE_DIR;
+/** The base build's measured process (BENCH_BASE_DIST, see run.mjs); undefined without one. */
+const measureBase = baseDir === undefined ? undefined : (mode, job, onMessage, label) => measure(mode, job, onMessage, `${label}-base`, join(baseDir, 'bench'));
+const peers = createPeers({ repo, logFd, measure, measureBase, config: CONFIG, round, routedCopies });
 const output = { date: new Date().toISOString(), machine: machine(), config: { ...CONFIG, only: [...CONFIG.only] }, loadBefore: os.loadavg(), results };
 // The box may be shared: the load average before and after, and each figure's own, go into the file.
 const save = () => writeFileSync(join(resultsDir, `${stamp}.json`), `${JSON.stringify(output, null, 2)}\n`);
