@@ -23,9 +23,13 @@ run: build infra-up
 test: build
 	bash infra/with-servers.sh $(MAKE) --no-print-directory check unit integration
 
+## install: the Debian packages @confluentinc/kafka-javascript's native addon needs (infra/native-deps.sh, only when
+## missing), then npm ci with the environment that compiles the addon for this Node (CKJS_LINKING=dynamic, its headers)
 install: $(NODE_MODULES_STAMP)
-$(NODE_MODULES_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+$(NODE_MODULES_STAMP): package.json package-lock.json infra/native-deps.sh
+	@native_env="$$(bash infra/native-deps.sh)" || exit 1; \
+	echo "env $$(echo $$native_env) npm ci --no-audit --no-fund"; \
+	env $$native_env npm ci --no-audit --no-fund
 	@touch $@
 
 build: install
