@@ -10,9 +10,14 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# @confluentinc/kafka-javascript's native addon (KAFKA_CLIENT=confluent) is compiled here, as
+# `make install` does: infra/native-deps.sh installs the Debian build packages and prints
+# CKJS_LINKING=dynamic and this Node's header folder for npm ci (README "Kafka clients").
+COPY infra/lib.sh infra/native-deps.sh ./infra/
+RUN bash infra/native-deps.sh >/dev/null && rm -rf /var/lib/apt/lists/*
 # Dependencies first: this layer is reused until package*.json change.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN native_env="$(bash infra/native-deps.sh)" && env $native_env npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build \
@@ -23,6 +28,9 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     FLOWYARD_HTTP_PORT=9400
 WORKDIR /app
+# The addon links librdkafka's shared library from node_modules and the system's OpenSSL
+# (zlib and zstd are in the slim image already).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libssl3 && rm -rf /var/lib/apt/lists/*
 # uid/gid 10001 match the chart's podSecurityContext (runAsUser/runAsGroup).
 RUN groupadd --system --gid 10001 flowyard \
  && useradd --system --uid 10001 --gid flowyard --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin flowyard

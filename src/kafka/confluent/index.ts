@@ -42,6 +42,11 @@ export function createPort(connection: KafkaConnection, logger: Logger, clientId
     const message = `environment: KAFKA_COMPRESSION=${compression}: the librdkafka ${librdkafkaVersion} of @confluentinc/kafka-javascript was built without ${compression} (it has ${features.join(', ')}); rebuild it with \`make install\` or choose another codec`;
     throw new InvalidInputError(message, [message]);
   }
+  const missing = [...(connection.tls ? ['ssl'] : []), ...(connection.sasl?.mechanism.startsWith('scram') ? ['sasl_scram'] : [])].filter((f) => !features.includes(f));
+  if (missing.length > 0) {
+    const message = `environment: KAFKA_TLS/KAFKA_SASL_MECHANISM: the librdkafka ${librdkafkaVersion} of @confluentinc/kafka-javascript was built without ${missing.join(', ')} (it has ${features.join(', ')}); rebuild it with \`make install\``;
+    throw new InvalidInputError(message, [message]);
+  }
   return new ConfluentPort(connection, logger.child({ kafkaClient: 'confluent' }), clientIdSuffix);
 }
 
