@@ -4,7 +4,6 @@
  * native library is not installed here does not stop the others from loading.
  */
 import type { KafkaConnection } from '../config/env.js';
-import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { KafkaClientName, KafkaPort } from './port.js';
 
@@ -15,14 +14,9 @@ export interface KafkaBackend {
 
 export const KAFKA_BACKENDS: Readonly<Record<KafkaClientName, () => Promise<KafkaBackend>>> = {
   kafkajs: () => import('./kafkajs/index.js'),
-  confluent: () => notBuiltYet('confluent'),
+  confluent: () => import('./confluent/index.js'),
   platformatic: () => import('./platformatic/index.js'),
 };
 
 /** What `KAFKA_CLIENT` accepts. */
 export const KAFKA_CLIENT_NAMES = Object.keys(KAFKA_BACKENDS) as KafkaClientName[];
-
-function notBuiltYet(name: KafkaClientName): Promise<KafkaBackend> {
-  const message = `environment: KAFKA_CLIENT=${name}: this flowyard has no ${name} backend yet; use KAFKA_CLIENT=kafkajs`;
-  return Promise.reject(new InvalidInputError(message, [message]));
-}
