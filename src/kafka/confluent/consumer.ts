@@ -22,7 +22,7 @@ import { commonConfig, confluent, routeLogs, type RdkafkaConfig } from './librar
 import { toConsumedRecord } from './records.js';
 
 /** Records one consume() call hands over at most (all partitions together). */
-const MAX_MESSAGES = 1_000;
+const MAX_MESSAGES = 5_000;
 /** How long one consume() waits for a first record; also how soon a stop or a marker-only fetch is noticed. */
 const CONSUME_WAIT_MS = 100;
 const ERR_ASSIGN_PARTITIONS = -175;

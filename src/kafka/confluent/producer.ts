@@ -50,8 +50,14 @@ export async function connectProducer(connection: KafkaConnection, clientId: str
   await new Promise<void>((resolve, reject) => native.connect({}, (error) => (error ? reject(asError(error, 'connecting the producer')) : resolve())));
   native.setPollInBackground(true);
   if (options.transactionalId !== undefined) {
-    // Fences an older producer with the same transactional id and aborts what it left open.
-    await call((done) => native.initTransactions(TRANSACTION_CALL_TIMEOUT_MS, done), `initialising transactions of ${options.transactionalId}`);
+    try {
+      // Fences an older producer with the same transactional id and aborts what it left open.
+      await call((done) => native.initTransactions(TRANSACTION_CALL_TIMEOUT_MS, done), `initialising transactions of ${options.transactionalId}`);
+    } catch (error) {
+      // The caller gets no producer to disconnect: its connections close here.
+      await new Promise<void>((resolve) => native.disconnect(() => resolve()));
+      throw error;
+    }
   }
   return new ConfluentProducer(native);
 }
