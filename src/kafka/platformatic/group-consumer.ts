@@ -7,9 +7,13 @@
  * hold only transaction markers are reported.
  *
  * Per partition at most one batch is buffered or being handled; the partition is fetched again
- * once it is done, so batches of a partition are handed over one after another. After every
- * rebalance every assigned partition restarts at its committed offset (none: the log start, or
- * the end when fromBeginning is false), as the kafkajs consumer does.
+ * once it is done, so batches of a partition are handed over one after another. As with kafkajs,
+ * the member rejoins a rebalancing group only after the batches in hand finished (the library
+ * asks `protocolsMetadata` before every JoinGroup; that hook waits): a transaction of a
+ * partition about to move commits under the old generation before the next owner reads the
+ * committed offset, so no batch is written twice. After every rebalance every assigned
+ * partition restarts at its committed offset (none: the log start, or the end when
+ * fromBeginning is false), as the kafkajs consumer does.
  */
 import { Consumer, type ConsumerGroupJoinPayload, type ExtendedGroupProtocolSubscription, type GroupAssignment, type GroupPartitionsAssignments, type ClusterMetadata } from '@platformatic/kafka';
 import type { KafkaConnection } from '../../config/env.js';
@@ -28,6 +32,10 @@ const MAX_WAIT_MS = 250;
 const RETRY_AFTER_MS = 1_000;
 /** Bounds the sleep of a fetch loop with nothing to fetch, ms; a resume, a finished batch or a rebalance wakes it earlier. */
 const IDLE_WAIT_MS = 500;
+/** ms the member has to send its JoinGroup once a rebalance began; the broker drops it from the group after. */
+const REBALANCE_TIMEOUT_MS = 60_000;
+/** How long a rejoin waits for the batches in hand, ms: well inside REBALANCE_TIMEOUT_MS, so a handler that never ends cannot cost the membership. */
+const DRAIN_BEFORE_REJOIN_MS = 30_000;
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
@@ -80,6 +88,11 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly handlers = new Set<Promise<void>>();
+  /** Batches whose handler is running (their after-batch commit not counted: it may itself need the rejoin). */
+  private processing = 0;
+  private readonly drained: (() => void)[] = [];
+  /** Between a rejoin's start and its assignment: nothing new is fetched or handed over. */
+  private rebalancing = false;
 
   constructor(
     private readonly options: GroupConsumerOptions,
@@ -93,10 +106,12 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
       ...base,
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000, // ms
-      rebalanceTimeout: Math.max(60_000, options.sessionTimeoutMs ?? 30_000), // ms; members have this long to rejoin
+      rebalanceTimeout: Math.max(REBALANCE_TIMEOUT_MS, options.sessionTimeoutMs ?? 30_000),
       heartbeatInterval: 3_000, // ms
       protocols: [{ name: SUBSCRIPTION_AWARE_ASSIGNER, version: 0 }],
       partitionAssigner: subscriptionAwareAssigner,
+      // Called before every JoinGroup (the first, and every rejoin): no user data, but first the batches in hand finish.
+      protocolsMetadata: () => this.beforeJoin(),
       autocommit: false,
     });
     this.fetcher = new Fetcher(this.consumer, { maxWaitMs: MAX_WAIT_MS, maxBytesPerPartition: options.maxBytesPerPartition ?? 1_048_576 }, base);
@@ -143,7 +158,26 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
     });
   }
 
+  /** Before a JoinGroup: stop handing over, let the batches in hand finish (bounded), then join. */
+  private async beforeJoin(): Promise<Buffer> {
+    this.rebalancing = true;
+    this.buffered.clear(); // fetched under the assignment that is ending; fetched again after it
+    if (this.processing > 0) {
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        new Promise<boolean>((resolve) => this.drained.push(() => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_BEFORE_REJOIN_MS))),
+      ]);
+      clearTimeout(timer);
+      if (drained) this.logger.debug({ group: this.groupId, waitedMs: Date.now() - started }, 'batches in hand finished; rejoining the group');
+      else this.logger.warn({ group: this.groupId, inHand: this.processing }, `batches still in hand after ${DRAIN_BEFORE_REJOIN_MS / 1000} s; rejoining the group anyway`);
+    }
+    return Buffer.alloc(0);
+  }
+
   private onJoin(payload: ConsumerGroupJoinPayload): void {
+    this.rebalancing = false;
     const generation = ++this.generation;
     this.assignment = (payload.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }));
     this.positions.clear();
@@ -185,6 +219,7 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
 
   private fetchable(now: number): PartitionPosition[] {
     const positions: PartitionPosition[] = [];
+    if (this.rebalancing) return positions;
     for (const { topic, partitions } of this.assignment) {
       for (const partition of partitions) {
         const k = key(topic, partition);
@@ -213,7 +248,7 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
       }
       const generation = this.generation;
       const results = await this.fetcher.fetch(wanted);
-      if (!this.running || generation !== this.generation) continue;
+      if (!this.running || generation !== this.generation || this.rebalancing) continue;
       for (const result of results) this.take(result, generation);
       this.dispatch();
     }
@@ -249,6 +284,7 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
   /** Starts buffered batches of partitions not paused, up to partitionsConsumedConcurrently at once, oldest first. */
   private dispatch(): void {
     const concurrency = this.options.partitionsConsumedConcurrently ?? 1;
+    if (this.rebalancing) return;
     for (const [k, batch] of this.buffered) {
       if (this.handling.size >= concurrency) return;
       if (this.paused.has(k) || this.handling.has(k)) continue;
@@ -273,7 +309,12 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
       lastOffset: () => lastOffset.toString(),
     };
     try {
-      await this.options.handleBatch(records, controls);
+      this.processing++;
+      try {
+        await this.options.handleBatch(records, controls);
+      } finally {
+        if (--this.processing === 0) for (const resolve of this.drained.splice(0)) resolve();
+      }
       const lastRecord = records[records.length - 1]!.offset;
       if (lastOffset > BigInt(lastRecord)) this.options.onSkipped?.(topic, partition, nextOffset(lastRecord), lastOffset.toString());
       if (this.options.commitMode === 'after-batch') await this.commit([{ topic, partition, offset: (lastOffset + 1n).toString() }]);
@@ -313,6 +354,8 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
     this.stopFetching();
     this.stopped = true;
     await this.loop;
+    // As kafkajs' disconnect: the batches in hand end first (their handlers see isRunning() false).
+    await Promise.allSettled([...this.handlers]);
     try {
       // Leaves the group (LeaveGroup), so its partitions move to the other members at once.
       await this.consumer.close();
