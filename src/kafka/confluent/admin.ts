@@ -8,6 +8,7 @@ import type { KafkaConnection } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CommittedOffset, KafkaAdmin, NewTopic, PartitionWatermarks, TopicConfigValue } from '../port.js';
 import { commonConfig, confluent } from './library.js';
+import type { Preflight } from './preflight.js';
 
 /** How long one admin request waits for the broker, ms (the library's default is 5 s; a topic creation on a loaded broker takes longer). */
 const ADMIN_TIMEOUT_MS = 30_000;
@@ -36,6 +37,7 @@ export class ConfluentAdmin implements KafkaAdmin {
     clientId: string,
     private readonly logger: Logger,
     private readonly clientIdSuffix: string | undefined,
+    private readonly preflight: Preflight,
   ) {
     const { Kafka } = confluent().KafkaJS;
     this.admin = new Kafka({ ...commonConfig(connection, clientId), kafkaJS: { logger: kafkajsLogger(logger) } } as KafkaJS.CommonConstructorConfig).admin();
@@ -43,7 +45,7 @@ export class ConfluentAdmin implements KafkaAdmin {
 
   /** Connects on first use; a failed connect is tried again by the next call. */
   private async ready(): Promise<KafkaJS.Admin> {
-    this.connected ??= this.admin.connect().catch((error: unknown) => {
+    this.connected ??= this.preflight.check().then(() => this.admin.connect()).catch((error: unknown) => {
       this.connected = undefined;
       throw error;
     });

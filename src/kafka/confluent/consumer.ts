@@ -19,6 +19,7 @@ import type { BatchControls, GroupConsumer, GroupConsumerOptions, TopicPartition
 import type { ConsumedRecord, TopicPartitionOffset as PortOffset } from '../records.js';
 import { asError } from './errors.js';
 import { commonConfig, confluent, routeLogs, type RdkafkaConfig } from './library.js';
+import type { Preflight } from './preflight.js';
 import { toConsumedRecord } from './records.js';
 
 /** Records one consume() call hands over at most (all partitions together). */
@@ -82,6 +83,7 @@ export class ConfluentGroupConsumer implements GroupConsumer {
     clientId: string,
     private readonly options: GroupConsumerOptions,
     logger: Logger,
+    private readonly preflight: Preflight,
   ) {
     this.log = logger.child({ group: options.groupId });
     const { KafkaConsumer: Native } = confluent();
@@ -107,6 +109,7 @@ export class ConfluentGroupConsumer implements GroupConsumer {
 
   async start(): Promise<void> {
     if (this.stopped) throw new Error(`consumer of group ${this.groupId} was disconnected; it does not start again`);
+    await this.preflight.check();
     await new Promise<void>((resolve, reject) => this.native.connect({}, (error) => (error ? reject(asError(error, `connecting the consumer of group ${this.groupId}`)) : resolve())));
     this.native.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
     this.native.setDefaultIsTimeoutOnlyForFirstMessage(true);

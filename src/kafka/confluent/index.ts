@@ -15,6 +15,9 @@
  * - Transactions: sendOffsets sends the consumer's group metadata (KIP-447), so a zombie
  *   member's commit is fenced; initTransactions fences an older producer with the same
  *   transactional id. A fenced producer's errors are fatal: classify says permanent.
+ * - A refused SASL login or TLS handshake: librdkafka retries both like an outage, so before a
+ *   port's first connection the backend checks them itself (preflight.ts) and fails with an
+ *   InvalidInputError naming the setting (exit 2).
  * - Heartbeats run on librdkafka's thread (BatchControls.heartbeat does nothing); the handlers
  *   of one consume round must finish within max.poll.interval.ms (5 min), else librdkafka
  *   leaves the group and rejoins at the next consume.
@@ -32,6 +35,7 @@ import { ConfluentAdmin } from './admin.js';
 import { ConfluentGroupConsumer } from './consumer.js';
 import { classifyConfluentError } from './errors.js';
 import { confluent } from './library.js';
+import { Preflight } from './preflight.js';
 import { connectProducer } from './producer.js';
 import { readRange, tail } from './reader.js';
 
@@ -53,6 +57,7 @@ export function createPort(connection: KafkaConnection, logger: Logger, clientId
 class ConfluentPort implements KafkaPort {
   readonly client = 'confluent' as const;
   private readonly clientId: string;
+  private readonly preflight: Preflight;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -60,21 +65,24 @@ class ConfluentPort implements KafkaPort {
     private readonly clientIdSuffix: string | undefined,
   ) {
     this.clientId = clientIdSuffix ? `${connection.clientId}-${clientIdSuffix}` : connection.clientId;
+    this.preflight = new Preflight(connection, this.clientId);
   }
 
   admin(): KafkaAdmin {
-    return new ConfluentAdmin(this.connection, this.clientId, this.logger, this.clientIdSuffix);
+    return new ConfluentAdmin(this.connection, this.clientId, this.logger, this.clientIdSuffix, this.preflight);
   }
 
-  producer(options: ProducerOptions = {}): Promise<KafkaProducer> {
+  async producer(options: ProducerOptions = {}): Promise<KafkaProducer> {
+    await this.preflight.check();
     return connectProducer(this.connection, this.clientId, options, this.logger);
   }
 
   groupConsumer(options: GroupConsumerOptions): GroupConsumer {
-    return new ConfluentGroupConsumer(this.connection, this.clientId, options, this.logger);
+    return new ConfluentGroupConsumer(this.connection, this.clientId, options, this.logger, this.preflight);
   }
 
-  readRange(topic: string, range: ReadonlyMap<number, PartitionRange>, handle: (records: readonly ConsumedRecord[]) => Promise<void>, options: RangeReadOptions): Promise<void> {
+  async readRange(topic: string, range: ReadonlyMap<number, PartitionRange>, handle: (records: readonly ConsumedRecord[]) => Promise<void>, options: RangeReadOptions): Promise<void> {
+    await this.preflight.check();
     return readRange(this.connection, this.clientId, this.logger, topic, range, handle, options);
   }
 
