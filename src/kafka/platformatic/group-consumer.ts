@@ -18,14 +18,12 @@
 import { Consumer, type ConsumerGroupJoinPayload, type ExtendedGroupProtocolSubscription, type GroupAssignment, type GroupPartitionsAssignments, type ClusterMetadata } from '@platformatic/kafka';
 import type { KafkaConnection } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
-import { assignBySubscription } from '../assigner.js';
+import { assignBySubscription, SUBSCRIPTION_AWARE_ASSIGNER } from '../assignment.js';
 import type { BatchControls, GroupConsumer, GroupConsumerOptions, TopicPartitions } from '../port.js';
 import { nextOffset, type ConsumedRecord, type TopicPartitionOffset } from '../records.js';
 import { baseOptions, explain, type ConnectionCheck } from './connection.js';
 import { Fetcher, type PartitionPosition, type PartitionResult } from './fetcher.js';
 
-/** The assignor's protocol name and version, the same as the kafkajs backend's: members of both backends can share a group. */
-export const SUBSCRIPTION_AWARE_ASSIGNER = 'FlowyardSubscriptionRoundRobin';
 /** How long the broker may hold a fetch waiting for data, ms: a partition that was busy when the round started waits at most this long. */
 const MAX_WAIT_MS = 250;
 /** Pause before a partition whose fetch or batch failed is tried again, ms. */
@@ -40,7 +38,7 @@ const DRAIN_BEFORE_REJOIN_MS = 30_000;
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
- * Per topic, its partitions go round-robin over the members subscribed to it (assigner.ts): a
+ * Per topic, its partitions go round-robin over the members subscribed to it (assignment.ts): a
  * member never gets a topic it does not read, also when members of one group read different
  * topics. The library hands the leader every member's subscription and the metadata of all.
  */
@@ -108,6 +106,7 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000, // ms
       rebalanceTimeout: Math.max(REBALANCE_TIMEOUT_MS, options.sessionTimeoutMs ?? 30_000),
       heartbeatInterval: 3_000, // ms
+      // The kafkajs backend's protocol name and version: members of both backends can share a group.
       protocols: [{ name: SUBSCRIPTION_AWARE_ASSIGNER, version: 0 }],
       partitionAssigner: subscriptionAwareAssigner,
       // Called before every JoinGroup (the first, and every rejoin): no user data, but first the batches in hand finish.
