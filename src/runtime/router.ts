@@ -39,11 +39,13 @@ const BROKER_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 /**
  * Partitions whose batches the router handles at the same time. Their transactions coalesce,
- * so this is how many batches one transaction can carry. kafkajs fetches every assigned
- * partition of a broker in one request and holds the whole response until each of its batches
- * is handled, so handling them side by side costs no memory it did not hold already.
+ * so a transaction can carry several batches (what a stream of small batches needs). Few,
+ * because handling more side by side made the router take the event loop from the workers
+ * sharing its process, and its commits (what read_committed workers wait for) come later.
  */
-const PARTITIONS_AT_ONCE = 32;
+const PARTITIONS_AT_ONCE = 4;
+/** Records (copies and dead letters) per transaction at most: a transaction ends, and workers can read it, within one round of batches. */
+const TRANSACTION_RECORDS = 10_000;
 
 /** Waits between tries of the step after a batch committed (the routed marks). */
 const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
@@ -89,6 +91,7 @@ export class Router implements Role {
       open: async () => asPortProducer(await createProducer(kafka, { transactionalId })),
       consumer: this.consumer,
       classify: classifyKafkaError,
+      maxRecords: TRANSACTION_RECORDS,
       onCommit: () => this.context.metrics.routerTransactions.inc(this.labels),
       onCleanupFailed: (error) => logger.warn({ err: error }, 'cleaning up after a failed transaction failed (abort or disconnect); the broker aborts what is left at its timeout'),
     });
