@@ -12,7 +12,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 TOPOLOGY ?= topologies/orders-demo.yaml
 EVENTS ?= 200
 
-.PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench bench-compression clean
+.PHONY: run test install build typecheck lint check infra-up infra-down infra-status unit integration bench bench-compression bench-clients clean
 
 ## run: start the local servers, create the topics (and the demo's ledger table), run the orders dag with its
 ## PostgreSQL, Redis, webhook and Kafka destinations, send sample events, print what each destination received
@@ -72,6 +72,12 @@ bench: build
 bench-compression: build
 	@FLOWYARD_LOCAL_SERVERS="kafka" $(MAKE) --no-print-directory infra-up
 	node bench/compression.mjs
+
+## bench-clients: the Kafka clients behind the port (KAFKA_CLIENT kafkajs, confluent, platformatic) on the router's shape, client only:
+## consume -> 3 topics with 7 headers, one transaction per partition batch (Kafka only); writes bench/results/clients-<time>.json
+bench-clients: build
+	@FLOWYARD_LOCAL_SERVERS="kafka" $(MAKE) --no-print-directory infra-up
+	node bench/clients.mjs
 
 ## chaos: the fault scenario of issue #14 (kills, Redis and broker kill -9, PostgreSQL stopped) on its own private
 ## Kafka, Redis and PostgreSQL; not part of `make test`. CHAOS_ARGS=--quick for a short run (docs/chaos.md)
