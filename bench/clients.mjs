@@ -1,7 +1,7 @@
 /**
  * The Kafka clients behind flowyard's port (src/kafka/port.ts), measured client-only on the
- * router's shape (issue #13 item 2): a group consumer reads a pre-filled topic (1 KiB JSON,
- * 12 partitions, 10,000 keys), and per batch of one partition ONE transaction writes a copy of
+ * router's shape (issue #13 item 2): a group consumer reads a pre-filled topic (1 KiB JSON with
+ * a random filler, 12 partitions, 10,000 keys), and per batch of one partition ONE transaction writes a copy of
  * every record to each of 3 topics, with 7 headers, plus the batch's offset (sendOffsets), then
  * commits. Nothing else runs: no Redis, no decoding, no plan. What differs between runs is only
  * KAFKA_CLIENT.
@@ -151,9 +151,12 @@ function runChild(client, input, outputs, ends) {
 
 async function fillInput(port, topic) {
   const producer = await port.producer();
+  // Random filler, not repeated characters: with lz4 (the default) a repeated filler would shrink a
+  // partition's whole backlog into one 1 MiB fetch, and the run would measure 12 transactions.
   const value = (i) => {
-    const body = JSON.stringify({ eventId: `e-${i}`, customerId: `c-${i % KEYS}`, amount: i % 1000 });
-    return Buffer.from(body.padEnd(VALUE_BYTES, ' '));
+    const event = { eventId: `e-${i}`, customerId: `c-${i % KEYS}`, amount: i % 1000, padding: '' };
+    event.padding = randomBytes(VALUE_BYTES).toString('base64').slice(0, VALUE_BYTES - JSON.stringify(event).length);
+    return Buffer.from(JSON.stringify(event));
   };
   const CHUNK = 2_000;
   for (let from = 0; from < EVENTS; from += CHUNK) {
