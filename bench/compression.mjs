@@ -2,8 +2,8 @@
  * Which codec should flowyard's producers use by default? For none, gzip, snappy, lz4 and zstd
  * this writes the same flowyard-shaped events (sample orders, ~200 B of JSON each, with the
  * fy-* headers a hand-on copy carries) through flowyard's own producer (idempotent, acks=all,
- * 500 records a send) to a fresh topic on the local broker, reads them back with a kafkajs
- * consumer from the same client, and reports per codec:
+ * 500 records a send) to a fresh topic on the local broker, reads them back with a group
+ * consumer of the same Kafka port (KAFKA_CLIENT), and reports per codec:
  *   - produce and consume throughput (events/s, wall clock),
  *   - CPU per 1,000 events of this process and of the broker (from /proc/<pid>/stat; the broker
  *     validates, and with it decompresses, every compressed batch it is sent),
@@ -21,12 +21,12 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { loadEnv } from '../dist/config/env.js';
 import { sampleEvents } from '../dist/cli/sample-events.js';
-import { createKafkaClient } from '../dist/kafka/client.js';
-import { COMPRESSIONS } from '../dist/kafka/codecs.js';
-import { createProducer, produce } from '../dist/kafka/producer.js';
+import { createKafka } from '../dist/kafka/client.js';
+import { COMPRESSIONS } from '../dist/kafka/compression.js';
+import { produce } from '../dist/kafka/producer.js';
 import { ensureTopics } from '../dist/kafka/topics.js';
 import { createLogger } from '../dist/observability/logger.js';
-import { retrying, uniqueName } from './lib.mjs';
+import { benchAdmin, retrying, uniqueName } from './lib.mjs';
 
 const EVENTS = Number(process.env.BENCH_COMPRESSION_EVENTS ?? 60_000);
 const ROUNDS = Number(process.env.BENCH_COMPRESSION_ROUNDS ?? 3);
@@ -74,33 +74,34 @@ const records = events.map((r, i) => ({
 }));
 
 async function runOnce(compression) {
-  const kafka = createKafkaClient({ ...env.kafka, compression }, logger, `bench-${compression}`);
+  const kafka = await createKafka({ ...env.kafka, compression }, logger, `bench-${compression}`);
   const topic = uniqueName(`bench-codec-${compression}`);
   await retrying(() => ensureTopics(kafka, [{ name: topic, partitions: PARTITIONS }]));
-  const producer = await createProducer(kafka);
+  const producer = await kafka.producer();
   const produced = await measured(async () => {
     for (let at = 0; at < records.length; at += PER_SEND) await produce(producer, topic, records.slice(at, at + PER_SEND));
   });
   await producer.disconnect();
-  const consumer = kafka.consumer({ groupId: uniqueName('bench-codec'), maxBytesPerPartition: 1_048_576 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let read = 0;
-  const consumed = await measured(
-    () =>
-      new Promise((resolve, reject) => {
-        consumer
-          .run({
-            eachBatch: async ({ batch }) => {
-              read += batch.messages.length;
-              if (read >= EVENTS) resolve();
-            },
-          })
-          .catch(reject);
-      }),
-  );
+  let allRead = () => undefined;
+  const everything = new Promise((resolve) => (allRead = resolve));
+  const consumer = kafka.groupConsumer({
+    groupId: uniqueName('bench-codec'),
+    topics: [topic],
+    commitMode: 'after-batch',
+    maxBytesPerPartition: 1_048_576,
+    handleBatch: async (batch) => {
+      read += batch.length;
+      if (read >= EVENTS) allRead();
+    },
+  });
+  const consumed = await measured(async () => {
+    await consumer.start();
+    await everything;
+  });
+  consumer.stopFetching();
   await consumer.disconnect();
-  const admin = kafka.admin();
+  const admin = benchAdmin(`bench-${compression}`);
   await admin.connect();
   const bytes = topicBytes(topic);
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined); // a leftover bench topic is harmless

@@ -10,8 +10,10 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import { loadEnv } from '../dist/config/env.js';
-import { createKafkaClient } from '../dist/kafka/client.js';
-import { createProducer, produce } from '../dist/kafka/producer.js';
+import { createKafka } from '../dist/kafka/client.js';
+import { createKafkaClient } from '../dist/kafka/kafkajs/client.js';
+import { onKafkajsRequest } from '../dist/kafka/kafkajs/instrumentation.js';
+import { produce } from '../dist/kafka/producer.js';
 import { ensureTopics } from '../dist/kafka/topics.js';
 import { createLogger } from '../dist/observability/logger.js';
 import { pollUntil } from '../dist/resilience/poll.js';
@@ -31,8 +33,17 @@ export function benchLogger(env = benchEnv()) {
   return createLogger(env.logLevel);
 }
 
+/** flowyard's Kafka port, with the client KAFKA_CLIENT names. */
 export function benchKafka(clientId, env = benchEnv(), logger = benchLogger(env)) {
-  return createKafkaClient(env.kafka, logger, clientId);
+  return createKafka(env.kafka, logger, clientId);
+}
+
+/**
+ * kafkajs as the bench's own admin tool (deleting topics and groups, watching a group join):
+ * calls the port does not offer because flowyard never makes them.
+ */
+export function benchAdmin(clientId, env = benchEnv(), logger = benchLogger(env)) {
+  return createKafkaClient(env.kafka, logger, clientId).admin();
 }
 
 /** `<prefix>-<random>`: topic, group and Redis names no other run uses. */
@@ -131,7 +142,7 @@ export async function createBenchTopics(kafka, plan, extra = []) {
 
 /** Writes records to `topic` in chunks with one idempotent producer; returns ms taken. */
 export async function fill(kafka, topic, records, chunk = 2_000) {
-  const producer = await createProducer(kafka);
+  const producer = await kafka.producer();
   const started = performance.now();
   try {
     for (let i = 0; i < records.length; i += chunk) await produce(producer, topic, records.slice(i, i + chunk));
@@ -142,10 +153,10 @@ export async function fill(kafka, topic, records, chunk = 2_000) {
 }
 
 /** Sum of the committed offsets of `groupId` on `topics` (0 for partitions without a commit). */
+/** Sum of the group's committed offsets over `topics` (a port's KafkaAdmin). */
 export async function committedTotal(admin, groupId, topics) {
-  const answer = await admin.fetchOffsets({ groupId, topics: [...topics] });
   let total = 0;
-  for (const t of answer) for (const p of t.partitions) total += Math.max(0, Number(p.offset));
+  for (const { offset } of await admin.committedOffsets(groupId, topics)) total += Math.max(0, Number(offset));
   return total;
 }
 
@@ -232,29 +243,20 @@ export function httpDestination(latencyMs) {
 }
 
 /**
- * Counts Kafka requests by API (kafkajs instrumentation events) of every producer and
- * consumer made from `kafka`, and Redis commands sent through `redis`: the round trips a
- * role makes per event, without touching src/.
+ * Counts Kafka requests by API of every producer and consumer the process makes from now on
+ * (kafkajs instrumentation events, so with KAFKA_CLIENT=kafkajs only; other clients report
+ * none), and Redis commands sent through `redis`: the round trips a role makes per event.
  */
-export function countRoundTrips(kafka, redis) {
+export function countRoundTrips(redis) {
   const kafkaRequests = {};
   const redisCommands = {};
-  const note = (kind) => (event) => {
-    const { apiName, duration, pendingDuration } = event.payload;
+  onKafkajsRequest((kind, { apiName, duration, pendingDuration }) => {
     const key = `${kind}:${apiName}`;
     const entry = (kafkaRequests[key] ??= { count: 0, durationMs: 0, pendingMs: 0 });
     entry.count += 1;
     entry.durationMs += duration;
     entry.pendingMs += pendingDuration ?? 0;
-  };
-  for (const kind of ['producer', 'consumer']) {
-    const original = kafka[kind].bind(kafka);
-    kafka[kind] = (config) => {
-      const client = original(config);
-      client.on(client.events.REQUEST, note(kind));
-      return client;
-    };
-  }
+  });
   if (redis) {
     // Commands, not round trips: the connection auto-pipelines commands issued in one tick.
     const send = redis.sendCommand.bind(redis);
@@ -333,8 +335,8 @@ export function procMemory(pid) {
 }
 
 /** Deletes the topics and consumer groups whose names start with `${name}.`, and the run's Redis keys. */
-export async function cleanup(kafka, redis, name) {
-  const admin = kafka.admin();
+export async function cleanup(redis, name) {
+  const admin = benchAdmin('bench-cleanup');
   await admin.connect();
   const deleted = { topics: 0, groups: 0, redisKeys: 0 };
   try {

@@ -26,8 +26,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { clearInterval, setInterval } from 'node:timers';
-import { BatchConsumer } from '../dist/kafka/consumer.js';
-import { createProducer, produceTransactionally, toMessages } from '../dist/kafka/producer.js';
+import { produceTransactionally } from '../dist/kafka/producer.js';
 import { nextOffset } from '../dist/kafka/records.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
 import { createRoles } from '../dist/runtime/roles.js';
@@ -35,7 +34,7 @@ import { createSink } from '../dist/sinks/registry.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
 import { pollUntil } from '../dist/resilience/poll.js';
-import { LatencySink, benchEnv, benchKafka, benchLogger, committedTotal, countRoundTrips, procMemory, sampleWorkerGauges, sleep, summarize } from './lib.mjs';
+import { LatencySink, benchAdmin, benchEnv, benchKafka, benchLogger, committedTotal, countRoundTrips, procMemory, sampleWorkerGauges, sleep, summarize } from './lib.mjs';
 
 const POLL_MS = 100;
 
@@ -51,8 +50,7 @@ async function job() {
 
 /** Polls the group's committed offsets until they reach `expected`; resolves to the ms since `started`. */
 async function untilCommitted(groupId, topics, expected, started, timeoutMs) {
-  const admin = benchKafka('bench-watch').admin();
-  await admin.connect();
+  const admin = (await benchKafka('bench-watch')).admin();
   try {
     let committed = 0;
     let reachedAt = 0;
@@ -74,8 +72,8 @@ async function untilCommitted(groupId, topics, expected, started, timeoutMs) {
  * Waits until each group has joined (state Stable, members assigned): kafkajs' run() returns
  * before the join, and the Java peers start their clock at assignment too. Returns ms waited.
  */
-async function untilGroupsStable(kafka, groups) {
-  const admin = kafka.admin();
+async function untilGroupsStable(groups) {
+  const admin = benchAdmin('bench-groups');
   await admin.connect();
   const started = performance.now();
   try {
@@ -101,12 +99,10 @@ async function untilGroupsStable(kafka, groups) {
 async function passthrough({ source, outputs, group, expected, transactional, withHeaders, timeoutMs }) {
   const env = benchEnv();
   const logger = benchLogger(env);
-  const kafka = benchKafka('bench-passthrough', env, logger);
-  const roundTrips = countRoundTrips(kafka);
-  const producer = await createProducer(kafka, transactional ? { transactionalId: `${group}-${process.pid}` } : {});
-  const consumer = new BatchConsumer({
-    kafka,
-    logger,
+  const kafka = await benchKafka('bench-passthrough', env, logger);
+  const roundTrips = countRoundTrips();
+  const producer = await kafka.producer(transactional ? { transactionalId: `${group}-${process.pid}` } : {});
+  const consumer = kafka.groupConsumer({
     groupId: group,
     topics: [source],
     commitMode: transactional ? 'manual' : 'after-batch',
@@ -122,11 +118,11 @@ async function passthrough({ source, outputs, group, expected, transactional, wi
         : records.map((r) => ({ key: r.key, value: r.value }));
       if (transactional) {
         const last = records[records.length - 1];
-        await produceTransactionally(producer, group, new Map(outputs.map((t) => [t, copies])), [
+        await produceTransactionally(producer, consumer, new Map(outputs.map((t) => [t, copies])), [
           { topic: last.topic, partition: last.partition, offset: nextOffset(last.offset) },
         ]);
       } else {
-        await producer.sendBatch({ acks: -1, topicMessages: outputs.map((topic) => ({ topic, messages: toMessages(copies) })) });
+        await producer.send(outputs.map((topic) => ({ topic, records: copies })));
       }
     },
   });
@@ -143,7 +139,7 @@ async function passthrough({ source, outputs, group, expected, transactional, wi
 async function withRoles({ yaml, roles, destinations, latencies }, body) {
   const env = benchEnv();
   const shared = await createSharedClients(env, benchLogger(env));
-  const roundTrips = countRoundTrips(shared.kafka, shared.redis);
+  const roundTrips = countRoundTrips(shared.redis);
   const { plan } = parseTopology(yaml, 'bench.yaml', {});
   const sinks = new Map();
   const created = await createRoles(
@@ -162,7 +158,7 @@ async function withRoles({ yaml, roles, destinations, latencies }, body) {
   );
   for (const role of created) await role.start();
   try {
-    return await body({ plan, sinks, roundTrips, metrics: shared.metrics, kafka: shared.kafka });
+    return await body({ plan, sinks, roundTrips, metrics: shared.metrics });
   } finally {
     for (const role of created) await role.stop();
     await closeSharedClients(shared);
@@ -171,8 +167,8 @@ async function withRoles({ yaml, roles, destinations, latencies }, body) {
 
 /** The Router alone, from after its group join until its transactions committed `expected` source offsets. */
 async function router({ yaml, expected, timeoutMs }) {
-  return withRoles({ yaml, roles: ['router'], latencies: {} }, async ({ plan, roundTrips, kafka }) => {
-    const joinMs = await untilGroupsStable(kafka, [plan.groups.router]);
+  return withRoles({ yaml, roles: ['router'], latencies: {} }, async ({ plan, roundTrips }) => {
+    const joinMs = await untilGroupsStable([plan.groups.router]);
     const started = performance.now();
     const done = await untilCommitted(plan.groups.router, plan.source.topics, expected, started, timeoutMs);
     const cpu = process.cpuUsage();
@@ -277,13 +273,13 @@ async function flowyard({ yaml, latencies, roles = ['router', 'worker'] }) {
 async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
   const env = benchEnv();
   const shared = await createSharedClients(env, benchLogger(env));
-  const roundTrips = countRoundTrips(shared.kafka, shared.redis);
+  const roundTrips = countRoundTrips(shared.redis);
   const { plan } = parseTopology(yaml, 'bench.yaml', {});
   const overrides = path === 'generic' ? { createSink: (config, context) => createSink(config, context) } : {};
   const created = await createRoles(plan, shared, { roles: new Set(['router', 'worker']) }, overrides);
   for (const role of created) await role.start();
   try {
-    const joinMs = await untilGroupsStable(shared.kafka, [plan.groups.router, ...plan.destinations.map((d) => d.group)]);
+    const joinMs = await untilGroupsStable([plan.groups.router, ...plan.destinations.map((d) => d.group)]);
     if (steady) {
       const delay = loopDelay();
       await send({ type: 'ready', memory: procMemory(process.pid) });

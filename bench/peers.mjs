@@ -27,8 +27,6 @@ import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 import { createInterface } from 'node:readline';
 import { sampleEvents } from '../dist/cli/sample-events.js';
-import { createProducer } from '../dist/kafka/producer.js';
-import { tailTopics } from '../dist/kafka/tail.js';
 import { withTimeout } from '../dist/resilience/timeout.js';
 import { HEADER } from '../dist/runtime/headers.js';
 import { parseTopology } from '../dist/topology/load.js';
@@ -141,7 +139,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
   const committedReaches = (group, topics, expected) => async (admin) => (await committedTotal(admin, group, topics)) >= expected;
   const watermarksReach = (topics, expected) => async (admin) => {
     let total = 0;
-    for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) total += Number(p.high);
+    for (const topic of topics) for (const p of await admin.watermarks(topic)) total += Number(p.high);
     return total >= expected;
   };
 
@@ -177,7 +175,6 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
     const { events } = config.peers;
     const stateDir = mkdtempSync(join(os.tmpdir(), 'flowyard-bench-streams-'));
     const admin = shared.kafka.admin();
-    await admin.connect();
     try {
       const routerPlan = parseTopology(yaml(plans.router), 'bench.yaml', {}).plan;
       await createBenchTopics(shared.kafka, routerPlan, [...outputs('copy'), ...outputs('alos'), ...outputs('eos')]);
@@ -218,7 +215,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
     } finally {
       await admin.disconnect();
       rmSync(stateDir, { recursive: true, force: true });
-      for (const n of [name, ...Object.values(plans)]) await cleanup(shared.kafka, shared.redis, n);
+      for (const n of [name, ...Object.values(plans)]) await cleanup(shared.redis, n);
     }
   }
 
@@ -251,7 +248,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
       else await createBenchTopics(shared.kafka, { topics: [], partitions: plan.partitions }, [source, ...sinks]);
       // A read_committed tail (kafkajs' default) of the sink topics: an event arrives in a sink
       // when a consumer may read it, i.e. after the transaction that wrote it committed.
-      tail = await tailTopics(shared.kafka, sinks, (record) => {
+      tail = await shared.kafka.tail(sinks, (record) => {
         const at = Date.now();
         const match = eventIndex.exec(record.value?.toString('utf8') ?? '');
         if (!match) return;
@@ -281,7 +278,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
       const cpuBefore = cpuSeconds(pid);
       const brokerBefore = broker === undefined ? Number.NaN : cpuSeconds(broker);
 
-      const producer = await createProducer(shared.kafka);
+      const producer = await shared.kafka.producer();
       const { t0, seconds: produceSeconds, sendDurations } = await produceSteadily(producer, source, records, rate, producedAt);
       await producer.disconnect();
       await waitFor(() => arrivals >= total * sinks.length, { intervalMs: 100, timeoutMs: drainTimeoutMs });
@@ -342,7 +339,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
       await peer?.stop();
       await tail?.stop().catch(() => undefined);
       rmSync(stateDir, { recursive: true, force: true });
-      await cleanup(shared.kafka, shared.redis, name);
+      await cleanup(shared.redis, name);
     }
   }
 
@@ -428,7 +425,7 @@ export function createPeers({ repo, logFd, measure, measureBase, config, round, 
       return out;
     } finally {
       await destination.close();
-      await cleanup(shared.kafka, shared.redis, name);
+      await cleanup(shared.redis, name);
     }
   }
 

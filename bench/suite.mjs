@@ -41,8 +41,7 @@ import process from 'node:process';
 import { clearInterval, setInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { sampleEvents } from '../dist/cli/sample-events.js';
-import { createProducer, produce } from '../dist/kafka/producer.js';
-import { tailTopics } from '../dist/kafka/tail.js';
+import { produce } from '../dist/kafka/producer.js';
 import { parseCompletion } from '../dist/runtime/completion.js';
 import { HEADER } from '../dist/runtime/headers.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
@@ -172,7 +171,7 @@ async function routerRun(shared, run) {
     out.ratioVsPassthroughWithHeaders = out.router.eventsPerSec / out.passthroughHeaders.eventsPerSec;
     return out;
   } finally {
-    await cleanup(shared.kafka, shared.redis, name);
+    await cleanup(shared.redis, name);
   }
 }
 
@@ -214,7 +213,7 @@ async function workerRun(shared) {
     const ranOut = wide.totalWrites >= events;
     return { name, events, baselineEvents, fillMs: round(fillMs), load: os.loadavg().map((l) => round(l, 2)), wide, single, speedup: wide.writesPerSec / single.writesPerSec, ...(ranOut && { warning: 'the backlog ran out before the window closed: raise BENCH_WORKER_EVENTS' }) };
   } finally {
-    await cleanup(shared.kafka, shared.redis, name);
+    await cleanup(shared.redis, name);
   }
 }
 
@@ -242,7 +241,7 @@ async function e2eRun(shared, mode) {
   let tail;
   try {
     await createBenchTopics(shared.kafka, plan);
-    tail = await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
+    tail = await shared.kafka.tail([plan.completionsTopic], (record) => {
       const c = parseCompletion(record);
       if (!c || !c.eventId.startsWith(prefix)) return;
       const i = Number(c.eventId.slice(prefix.length));
@@ -264,7 +263,7 @@ async function e2eRun(shared, mode) {
     const sampler = setInterval(() => (peakSampledRss = Math.max(peakSampledRss, procMemory(pid).rssMiB || 0)), 250);
 
     // Steady load; the produce time of an event is the moment its batch is handed to the producer.
-    const producer = await createProducer(shared.kafka);
+    const producer = await shared.kafka.producer();
     const source = plan.source.topics[0];
     const { t0, seconds: produceSeconds, sendDurations } = await produceSteadily(producer, source, records, rate, producedAt);
     await producer.disconnect();
@@ -332,7 +331,7 @@ async function e2eRun(shared, mode) {
   } finally {
     if (flowyard && flowyard.child.exitCode === null) flowyard.child.kill('SIGTERM');
     await tail?.stop().catch(() => undefined);
-    await cleanup(shared.kafka, shared.redis, name);
+    await cleanup(shared.redis, name);
   }
 }
 
@@ -378,8 +377,8 @@ async function sequencerRun(shared, variant) {
   try {
     await createBenchTopics(shared.kafka, plan);
     tail = sequenced
-      ? await tailTopics(shared.kafka, [plan.sequencer.output], (record) => mark(record.headers[HEADER.eventId], record.headers[HEADER.key], Date.now()))
-      : await tailTopics(shared.kafka, [plan.completionsTopic], (record) => {
+      ? await shared.kafka.tail([plan.sequencer.output], (record) => mark(record.headers[HEADER.eventId], record.headers[HEADER.key], Date.now()))
+      : await shared.kafka.tail([plan.completionsTopic], (record) => {
           const c = parseCompletion(record);
           if (c?.status === 'ok') mark(c.eventId, c.key, c.at);
         });
@@ -389,7 +388,7 @@ async function sequencerRun(shared, variant) {
     flowyard = measure('flowyard', { yaml, latencies: { hot: latencyMs }, roles }, (message) => message.type === 'ready' && ready(message), `flowyard-seq-${variant}`);
     await Promise.race([readyNow, flowyard.result.then(() => ({}))]);
 
-    const producer = await createProducer(shared.kafka);
+    const producer = await shared.kafka.producer();
     const source = plan.source.topics[0];
     const { t0 } = await produceSteadily(producer, source, records.slice(0, steady), rate, producedAt);
     await waitFor(() => out >= steady, { intervalMs: 50, timeoutMs: drainTimeoutMs });
@@ -425,7 +424,7 @@ async function sequencerRun(shared, variant) {
   } finally {
     if (flowyard && flowyard.child.exitCode === null) flowyard.child.kill('SIGTERM');
     await tail?.stop().catch(() => undefined);
-    await cleanup(shared.kafka, shared.redis, name);
+    await cleanup(shared.redis, name);
   }
 }
 
@@ -443,7 +442,7 @@ async function kafkaSinkRun(shared, run, path) {
     const result = await measure('kafkasink', { yaml, expected: count, timeoutMs: CONFIG.kafkaSink.timeoutMs, path }, undefined, `kafkasink-${path}`).result;
     return { name, run, path, events: count, fillMs: round(fillMs), load: os.loadavg().map((l) => round(l, 2)), ...result };
   } finally {
-    await cleanup(shared.kafka, shared.redis, name);
+    await cleanup(shared.redis, name);
   }
 }
 

@@ -80,8 +80,9 @@ if (!existsSync(join(repo, 'dist', 'cli', 'main.js'))) {
   process.stderr.write('chaos: dist/ is missing; run `npm run build` first (make chaos does)\n');
   process.exit(2);
 }
-// flowyard's producers compress (lz4 by default); kafkajs reads only gzip without these codecs.
-const { registerCodecs } = await import(join(repo, 'dist', 'kafka', 'codecs.js'));
+// flowyard's producers compress (lz4 by default); this harness's own kafkajs clients (a producer and a
+// verifying reader outside flowyard) read only gzip without the codecs flowyard's kafkajs backend registers.
+const { registerCodecs } = await import(join(repo, 'dist', 'kafka', 'kafkajs', 'codecs.js'));
 registerCodecs();
 
 // ---- private servers and a snapshot of the build ------------------------------------------

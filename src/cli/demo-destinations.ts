@@ -7,8 +7,7 @@
  */
 import pg from 'pg';
 import type { Env } from '../config/env.js';
-import type { KafkaClient } from '../kafka/client.js';
-import { tailTopics, type Tail } from '../kafka/tail.js';
+import type { KafkaPort, Tail } from '../kafka/port.js';
 import type { Logger } from '../observability/logger.js';
 import { createRedis, type Redis } from '../redis/connection.js';
 import { HEADER } from '../runtime/headers.js';
@@ -51,7 +50,7 @@ export interface DemoDestination {
 
 export interface DemoResources {
   readonly env: Env;
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   /** The process Redis (REDIS_URL): a redis sink without `url` writes there. */
   readonly redis: Redis;
   readonly logger: Logger;
@@ -226,7 +225,7 @@ function describeRequest(request: ReceivedRequest): string {
   return `${request.method} ${request.path} Idempotency-Key: ${request.idempotencyKey} traceparent: ${request.traceparent ?? '-'} ${request.body}`;
 }
 
-function kafkaDestination(name: string, config: KafkaSinkConfig, kafka: KafkaClient): DemoDestination {
+function kafkaDestination(name: string, config: KafkaSinkConfig, kafka: KafkaPort): DemoDestination {
   const seen: { eventId: string; key: string; value: string }[] = [];
   let tail: Tail | undefined;
   return {
@@ -234,7 +233,7 @@ function kafkaDestination(name: string, config: KafkaSinkConfig, kafka: KafkaCli
     sinkType: 'kafka',
     async prepare() {
       // From the topic's end now: what earlier runs wrote there is not this run's.
-      tail = await tailTopics(kafka, [config.topic], (record) =>
+      tail = await kafka.tail([config.topic], (record) =>
         seen.push({ eventId: record.headers[HEADER.eventId] ?? '', key: record.key?.toString('utf8') ?? '', value: record.value?.toString('utf8') ?? '' }),
       );
       return [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidInputError } from '../errors.js';
 import { KAFKA_CLIENT_NAMES } from '../kafka/backends.js';
-import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../kafka/codecs.js';
+import { COMPRESSIONS, DEFAULT_COMPRESSION, type Compression } from '../kafka/compression.js';
 import type { KafkaClientName } from '../kafka/port.js';
 
 /**

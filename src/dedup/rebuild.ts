@@ -16,8 +16,8 @@
  * switches, and the sequencer's snapshots (a key without one starts over: see README).
  */
 import type { Redis } from 'ioredis';
-import type { KafkaClient } from '../kafka/client.js';
-import { readRange, topicRange } from '../kafka/range-reader.js';
+import type { KafkaPort } from '../kafka/port.js';
+import { topicRange } from '../kafka/range-reader.js';
 import { parseCompletionsRecord, type CompletionsRecord } from '../runtime/completion.js';
 import type { Plan } from '../topology/plan.js';
 import { RedisScript } from '../redis/scripts.js';
@@ -101,15 +101,14 @@ export interface RebuildSummary {
  * Reads `plan.completionsTopic` from `since` (ms since epoch) to its end now and writes what
  * it proves to Redis, a Kafka batch at a time.
  */
-export async function rebuildFromCompletions(plan: Plan, clients: { kafka: KafkaClient; redis: Redis }, since: number): Promise<RebuildSummary> {
+export async function rebuildFromCompletions(plan: Plan, clients: { kafka: KafkaPort; redis: Redis }, since: number): Promise<RebuildSummary> {
   const range = await topicRange(clients.kafka, plan.completionsTopic, since);
   if (range === undefined) return { records: 0, events: 0, doneKeys: 0 };
   const joins = new Set(plan.destinations.filter((d) => d.releasedBy === 'tracker').map((d) => d.name));
   const events = new Set<string>();
   let records = 0;
   let doneKeys = 0;
-  await readRange(
-    clients.kafka,
+  await clients.kafka.readRange(
     plan.completionsTopic,
     range,
     async (batch) => {

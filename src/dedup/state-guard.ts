@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Plan } from '../topology/plan.js';
@@ -35,19 +35,18 @@ export function newEpoch(now: Date = new Date()): string {
 }
 
 /** Whether the router group of `plan` has committed source offsets: events were routed before. */
-export async function routedBefore(kafka: KafkaClient, plan: Plan): Promise<boolean> {
+export async function routedBefore(kafka: KafkaPort, plan: Plan): Promise<boolean> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const offsets = await admin.fetchOffsets({ groupId: plan.groups.router, topics: [...plan.source.topics] });
-    return offsets.some((topic) => topic.partitions.some((p) => Number(p.offset) >= 0));
+    const offsets = await admin.committedOffsets(plan.groups.router, plan.source.topics);
+    return offsets.some((p) => Number(p.offset) >= 0);
   } finally {
     await admin.disconnect();
   }
 }
 
 /** The verdict a process starting now would reach (for commands that use the state outside `run`). */
-export async function stateVerdict(plan: Plan, clients: { kafka: KafkaClient; redis: Redis }): Promise<EpochVerdict> {
+export async function stateVerdict(plan: Plan, clients: { kafka: KafkaPort; redis: Redis }): Promise<EpochVerdict> {
   const stored = await clients.redis.get(epochKey(plan.name));
   return judgeAtStart(stored, stored === null && (await routedBefore(clients.kafka, plan)));
 }
@@ -108,7 +107,7 @@ export class StateGuard {
    * At start: adopts the stored epoch, writes one on a first run, or reports the loss (the
    * roles then start and wait). Repeating it (a hot reload) only re-checks.
    */
-  async arm(options: Reporting & { kafka: KafkaClient; plan: Plan }): Promise<void> {
+  async arm(options: Reporting & { kafka: KafkaPort; plan: Plan }): Promise<void> {
     this.reporting ??= { logger: options.logger, metrics: options.metrics };
     this.plans.add(options.plan.id);
     this.report();

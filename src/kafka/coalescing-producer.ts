@@ -1,6 +1,4 @@
-import type { Producer } from 'kafkajs';
-import { isMessageTooLarge } from './message-size.js';
-import { chunkByBytes } from './producer.js';
+import type { KafkaPort, KafkaProducer } from './port.js';
 import type { OutgoingRecord } from './records.js';
 
 interface Pending {
@@ -10,13 +8,13 @@ interface Pending {
 }
 
 /**
- * Coalesces many small sends into one request. An idempotent producer allows one request in
- * flight (kafkajs), so concurrent writers each sending one record would queue behind each
+ * Coalesces many small sends into one request. An idempotent kafkajs producer allows one request in
+ * flight, so concurrent writers each sending one record would queue behind each
  * other's round trips; here, whatever arrives while a request is out goes in the next one.
  * No linger timer: a lone send leaves at once, a busy worker's sends batch themselves.
  * Each caller's promise settles with the request that carried its records (acks=all).
  *
- * It owns its idempotent producer (`open` makes one), because a refusal as too large
+ * It owns its idempotent producer (`kafka.producer()` makes one), because a refusal as too large
  * (MESSAGE_TOO_LARGE) leaves a kafkajs producer unusable: kafkajs rolls back the sequence
  * numbers of every partition of the refused request, though the broker appended the records of
  * the other partitions, so the next batch to one of those is refused as out of order forever
@@ -28,16 +26,20 @@ export class CoalescingProducer {
   private inFlight = false;
 
   private constructor(
-    private readonly open: () => Promise<Producer>,
-    private producer: Promise<Producer>,
+    private readonly kafka: KafkaPort,
+    private producer: Promise<KafkaProducer>,
     /** Records per request at most; the rest waits for the next one. */
     private readonly maxRecords: number,
   ) {}
 
   /** Opens the first producer (its connection errors surface here, at start). */
-  static async create(open: () => Promise<Producer>, maxRecords = 1_000): Promise<CoalescingProducer> {
-    const producer = await open();
-    return new CoalescingProducer(open, Promise.resolve(producer), maxRecords);
+  static async create(kafka: KafkaPort, maxRecords = 1_000): Promise<CoalescingProducer> {
+    const producer = await kafka.producer();
+    return new CoalescingProducer(kafka, Promise.resolve(producer), maxRecords);
+  }
+
+  private tooLarge(error: unknown): boolean {
+    return this.kafka.classify(error) === 'too-large';
   }
 
   send(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
@@ -75,7 +77,7 @@ export class CoalescingProducer {
       await this.sendAll(topics);
       for (const p of batch) p.resolve();
     } catch (error) {
-      if (batch.length > 1 && isMessageTooLarge(error)) await this.sendEachAlone(batch);
+      if (batch.length > 1 && this.tooLarge(error)) await this.sendEachAlone(batch);
       else for (const p of batch) p.reject(error);
     } finally {
       this.inFlight = false;
@@ -86,15 +88,15 @@ export class CoalescingProducer {
   private async sendAll(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
     const producer = await this.current();
     try {
-      for (const topicMessages of chunkByBytes(byTopic)) await producer.sendBatch({ acks: -1, topicMessages });
+      await producer.send([...byTopic].map(([topic, records]) => ({ topic, records })));
     } catch (error) {
-      if (isMessageTooLarge(error)) this.renew(producer);
+      if (this.tooLarge(error)) this.renew(producer);
       throw error;
     }
   }
 
   /** The producer, or a fresh try at opening one when the last try failed (the caller retries its send). */
-  private async current(): Promise<Producer> {
+  private async current(): Promise<KafkaProducer> {
     try {
       return await this.producer;
     } catch (error) {
@@ -103,8 +105,8 @@ export class CoalescingProducer {
     }
   }
 
-  private renew(old: Producer | undefined): void {
-    const next = this.open();
+  private renew(old: KafkaProducer | undefined): void {
+    const next = this.kafka.producer();
     next.catch(() => undefined); // a failed open is reported to the next send, not as an unhandled rejection
     this.producer = next;
     // Nothing else is in flight on it: one request at a time.

@@ -4,10 +4,9 @@
  * record can never succeed, so callers that would retry forever ask these helpers which
  * records cannot fit and dead-letter those instead.
  */
-import kafkajs from 'kafkajs';
-import type { KafkaClient } from './client.js';
-import { retryWhileRetriable } from './retriable.js';
+import type { KafkaPort } from './port.js';
 import type { OutgoingRecord } from './records.js';
+import { retryWhileRetriable } from './retriable.js';
 
 /**
  * Framing one record pays besides key, value and header bytes when it is alone in its batch:
@@ -34,15 +33,6 @@ export function estimateRecordBytes(record: OutgoingRecord): number {
   return bytes;
 }
 
-/** True when the broker refused a record batch as too large for its topic (directly or inside a wrapped or aggregate error). */
-export function isMessageTooLarge(error: unknown, depth = 0): boolean {
-  if (typeof error !== 'object' || error === null || depth > 5) return false;
-  const { type, cause, originalError, errors } = error as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
-  if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return true;
-  const nested = [cause, originalError, ...(Array.isArray(errors) ? (errors as unknown[]) : [])];
-  return nested.some((inner) => isMessageTooLarge(inner, depth + 1));
-}
-
 export interface MessageLimit {
   /** The topic's `max.message.bytes`. */
   readonly bytes: number;
@@ -51,24 +41,15 @@ export interface MessageLimit {
 }
 
 /** `max.message.bytes` of each existing topic among `topics` (its own setting, else the broker's `message.max.bytes`). */
-export async function maxMessageBytes(kafka: KafkaClient, topics: readonly string[]): Promise<Map<string, MessageLimit>> {
+export async function maxMessageBytes(kafka: KafkaPort, topics: readonly string[]): Promise<Map<string, MessageLimit>> {
   const limits = new Map<string, MessageLimit>();
   if (topics.length === 0) return limits;
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const existing = new Set(await retryWhileRetriable(() => admin.listTopics()));
-    const asked = [...new Set(topics)].filter((t) => existing.has(t));
-    if (asked.length === 0) return limits;
-    const described = await retryWhileRetriable(() =>
-      admin.describeConfigs({
-        includeSynonyms: false,
-        resources: asked.map((name) => ({ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
-      }),
-    );
-    for (const resource of described.resources) {
-      const entry = resource.configEntries.find((e) => e.configName === 'max.message.bytes');
-      if (entry !== undefined) limits.set(resource.resourceName, { bytes: Number(entry.configValue), own: !entry.isDefault });
+    const configs = await retryWhileRetriable(kafka, () => admin.topicConfigs([...new Set(topics)], ['max.message.bytes']));
+    for (const [topic, values] of configs) {
+      const entry = values.get('max.message.bytes');
+      if (entry !== undefined) limits.set(topic, { bytes: Number(entry.value), own: entry.own });
     }
     return limits;
   } finally {

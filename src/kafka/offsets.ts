@@ -1,15 +1,14 @@
-import type { KafkaClient } from './client.js';
+import type { KafkaPort } from './port.js';
 import { retryWhileRetriable } from './retriable.js';
 
 /** High watermark (next offset) of every partition of `topics`; missing topics are skipped. */
-export async function highWatermarks(kafka: KafkaClient, topics: readonly string[]): Promise<Map<string, Map<number, string>>> {
+export async function highWatermarks(kafka: KafkaPort, topics: readonly string[]): Promise<Map<string, Map<number, string>>> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const result = new Map<string, Map<number, string>>();
     for (const topic of topics.filter((t) => existing.has(t))) {
-      const offsets = await retryWhileRetriable(() => admin.fetchTopicOffsets(topic));
+      const offsets = await retryWhileRetriable(kafka, () => admin.watermarks(topic));
       result.set(topic, new Map(offsets.map((o) => [o.partition, o.high])));
     }
     return result;

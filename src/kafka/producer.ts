@@ -1,158 +1,26 @@
-import kafkajs, { type IHeaders, type Message, type Producer, type Transaction } from 'kafkajs';
-import type { KafkaClient } from './client.js';
-import type { KafkaProducer, TopicRecords } from './port.js';
-import type { CarriedHeaders, OutgoingRecord, TopicPartitionOffset } from './records.js';
-
-export type { Producer, Transaction };
-
-const { Partitioners } = kafkajs;
-
-export interface ProducerOptions {
-  /** Set for transactional producers (router: copies + offset commit atomically). */
-  readonly transactionalId?: string;
-}
-
-/**
- * An idempotent producer (acks=all, no duplicates from producer retries). With a
- * transactionalId it can also write records and consumer offsets in one transaction.
- */
-export async function createProducer(kafka: KafkaClient, options: ProducerOptions = {}): Promise<Producer> {
-  const producer = kafka.producer({
-    idempotent: true,
-    // kafkajs: fewer retries could break idempotence; callers bound the wait (shutdown timeout).
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 5_000 },
-    maxInFlightRequests: 1, // kafkajs requires 1 for idempotence; keeps order per partition on retry
-    allowAutoTopicCreation: false,
-    // murmur2 like the Java client: a key lands on the same partition whoever produced it
-    createPartitioner: Partitioners.DefaultPartitioner,
-    ...(options.transactionalId && { transactionalId: options.transactionalId, transactionTimeout: 60_000 }),
-  });
-  await producer.connect();
-  return producer;
-}
-
-export function toMessages(records: readonly OutgoingRecord[]): Message[] {
-  /** Merged headers per (headers, carried headers) pair: the copies of one event share theirs. */
-  const merged = new Map<object, { readonly carried: CarriedHeaders; readonly headers: IHeaders }>();
-  const headersOf = (r: OutgoingRecord): IHeaders | undefined => {
-    if (r.carriedHeaders === undefined) return r.headers;
-    const owner = r.headers ?? r.carriedHeaders;
-    const known = merged.get(owner);
-    if (known?.carried === r.carriedHeaders) return known.headers;
-    // Carried headers last: for a name in both (a dead letter's copy of its origin's headers) the exact bytes win.
-    const headers: IHeaders = { ...r.headers, ...copyCarried(r.carriedHeaders) };
-    merged.set(owner, { carried: r.carriedHeaders, headers });
-    return headers;
-  };
-  return records.map((r) => {
-    // kafkajs only reads the headers: one object shared by a record's copies, not a copy per message.
-    const headers = headersOf(r);
-    return {
-      key: r.key,
-      value: r.value,
-      ...(headers !== undefined && { headers }),
-      ...(r.partition !== undefined && { partition: r.partition }),
-    };
-  });
-}
-
-function copyCarried(carried: CarriedHeaders | undefined): Record<string, Buffer | Buffer[]> {
-  return Object.fromEntries(Object.entries(carried ?? {}).map(([name, value]) => [name, Buffer.isBuffer(value) ? value : [...value]]));
-}
+import type { GroupConsumer, KafkaProducer, KafkaTransaction } from './port.js';
+import type { OutgoingRecord, TopicPartitionOffset } from './records.js';
 
 /** Writes records to one topic and waits for acks=all. */
-export async function produce(producer: Producer | Transaction, topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+export async function produce(producer: KafkaProducer | KafkaTransaction, topic: string, records: readonly OutgoingRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await producer.send({ topic, acks: -1, messages: toMessages(records) });
+  await producer.send([{ topic, records }]);
 }
 
-/** Records for several topics plus consumer offsets, committed atomically. */
+/** Records for several topics plus `consumer`'s offsets, committed atomically. */
 export async function produceTransactionally(
-  producer: Producer,
-  consumerGroupId: string,
+  producer: KafkaProducer,
+  consumer: GroupConsumer,
   byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>,
   offsets: readonly TopicPartitionOffset[],
 ): Promise<void> {
   const transaction = await producer.transaction();
   try {
-    // One request per chunk: the broker refuses a record batch above message.max.bytes (1 MB by default).
-    for (const topicMessages of chunkByBytes(byTopic)) await transaction.sendBatch({ acks: -1, topicMessages });
-    if (offsets.length > 0) {
-      await transaction.sendOffsets({
-        consumerGroupId,
-        topics: groupByTopic(offsets),
-      });
-    }
+    await transaction.send([...byTopic].map(([topic, records]) => ({ topic, records })));
+    if (offsets.length > 0) await transaction.sendOffsets(consumer, offsets);
     await transaction.commit();
   } catch (error) {
     await transaction.abort().catch(() => undefined); // the original error is what matters; abort failure leaves the txn to time out
     throw error;
   }
-}
-
-function groupByTopic(offsets: readonly TopicPartitionOffset[]) {
-  const topics = new Map<string, { partition: number; offset: string }[]>();
-  for (const o of offsets) {
-    const list = topics.get(o.topic) ?? [];
-    list.push({ partition: o.partition, offset: o.offset });
-    topics.set(o.topic, list);
-  }
-  return [...topics].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
-/** Bytes of values and keys per request; well under the broker's default 1 MB message.max.bytes. */
-export const MAX_REQUEST_BYTES = 512 * 1024;
-
-function sizeOf(record: OutgoingRecord): number {
-  const bytes = (v: string | Buffer | null) => (v === null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
-  return bytes(record.key) + bytes(record.value) + 64;
-}
-
-/** Splits records per topic into requests of at most MAX_REQUEST_BYTES (a single larger record goes alone). */
-export function chunkByBytes(byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>): { topic: string; messages: ReturnType<typeof toMessages> }[][] {
-  const chunks: { topic: string; messages: ReturnType<typeof toMessages> }[][] = [];
-  let current = new Map<string, OutgoingRecord[]>();
-  let bytes = 0;
-  const flush = () => {
-    if (current.size > 0) chunks.push([...current].map(([topic, records]) => ({ topic, messages: toMessages(records) })));
-    current = new Map();
-    bytes = 0;
-  };
-  for (const [topic, records] of byTopic) {
-    for (const record of records) {
-      const size = sizeOf(record);
-      if (bytes > 0 && bytes + size > MAX_REQUEST_BYTES) flush();
-      const list = current.get(topic) ?? [];
-      list.push(record);
-      current.set(topic, list);
-      bytes += size;
-    }
-  }
-  flush();
-  return chunks;
-}
-
-/**
- * A kafkajs producer seen through the port's KafkaProducer (src/kafka/port.ts), for callers
- * written on the port (TransactionCoalescer) while their role still opens kafkajs clients
- * itself; it goes once the roles get their producers from the port's kafkajs backend.
- */
-export function asPortProducer(producer: Producer): KafkaProducer {
-  const send = async (target: Producer | Transaction, batch: readonly TopicRecords[]): Promise<void> => {
-    const byTopic = new Map(batch.map(({ topic, records }) => [topic, records]));
-    for (const topicMessages of chunkByBytes(byTopic)) await target.sendBatch({ acks: -1, topicMessages });
-  };
-  return {
-    send: (batch) => send(producer, batch),
-    transaction: async () => {
-      const transaction = await producer.transaction();
-      return {
-        send: (batch) => send(transaction, batch),
-        sendOffsets: (consumer, offsets) => transaction.sendOffsets({ consumerGroupId: consumer.groupId, topics: groupByTopic(offsets) }),
-        commit: () => transaction.commit(),
-        abort: () => transaction.abort(),
-      };
-    },
-    disconnect: () => producer.disconnect(),
-  };
 }

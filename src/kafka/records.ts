@@ -1,5 +1,3 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
-
 /** A consumed record, independent of the client library. Offsets are int64 strings. */
 export interface ConsumedRecord {
   readonly topic: string;
@@ -35,16 +33,19 @@ export type CarriedHeaders = Readonly<Record<string, Buffer | readonly Buffer[]>
  * `traceparent` (flowyard continues the trace with a child span of its own). Values keep their
  * bytes, UTF-8 or not, and repeated names keep every value in order.
  */
-export function carriedHeaders(headers: IHeaders | undefined): CarriedHeaders | undefined {
+export function carriedHeaders(headers: RawHeaders | undefined): CarriedHeaders | undefined {
   let carried: Record<string, Buffer | Buffer[]> | undefined;
   for (const [name, raw] of Object.entries(headers ?? {})) {
     if (raw === undefined || /^fy-/i.test(name) || name.toLowerCase() === 'traceparent') continue;
     const bytes = (v: Buffer | string) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
     carried ??= {};
-    carried[name] = Array.isArray(raw) ? raw.map(bytes) : bytes(raw as Buffer | string);
+    carried[name] = isList(raw) ? raw.map(bytes) : bytes(raw);
   }
   return carried;
 }
+
+/** Headers as a client library hands them over: per name a value, or several for a repeated name. */
+export type RawHeaders = Readonly<Record<string, Buffer | string | readonly (Buffer | string)[] | undefined>>;
 
 export interface TopicPartitionOffset {
   readonly topic: string;
@@ -54,28 +55,20 @@ export interface TopicPartitionOffset {
 }
 
 /** Header values arrive as Buffers (or arrays for repeated keys); flowyard headers are UTF-8 strings, last one wins. */
-export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+export function decodeHeaders(headers: RawHeaders | undefined): Record<string, string> {
   const decoded: Record<string, string> = {};
   if (!headers) return decoded;
   for (const [name, raw] of Object.entries(headers)) {
-    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    const value = isList(raw) ? raw[raw.length - 1] : raw;
     if (value === undefined) continue;
     decoded[name] = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   }
   return decoded;
 }
 
-export function toConsumedRecord(topic: string, partition: number, message: KafkaMessage): ConsumedRecord {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key ?? null,
-    value: message.value ?? null,
-    headers: decodeHeaders(message.headers),
-    ...withCarried(carriedHeaders(message.headers)),
-    timestamp: Number(message.timestamp),
-  };
+/** Array.isArray does not narrow a readonly array out of a union. */
+function isList<T>(value: T | readonly T[]): value is readonly T[] {
+  return Array.isArray(value);
 }
 
 /** `{ carriedHeaders }` when there are any, else nothing: spread into a record. */

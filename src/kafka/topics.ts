@@ -1,4 +1,4 @@
-import type { KafkaClient } from './client.js';
+import type { KafkaPort } from './port.js';
 import { retryWhileRetriable } from './retriable.js';
 
 export interface TopicSpec {
@@ -26,35 +26,26 @@ export interface EnsureTopicsResult {
  * nothing is created.
  */
 export async function ensureTopics(
-  kafka: KafkaClient,
+  kafka: KafkaPort,
   specs: readonly TopicSpec[],
   refuse: (tooFew: TooFewPartitions) => void = () => undefined,
 ): Promise<EnsureTopicsResult> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
-    const present = new Set(await retryWhileRetriable(() => admin.listTopics()));
+    const present = new Set(await retryWhileRetriable(kafka, () => admin.listTopics()));
     const missing = specs.filter((s) => !present.has(s.name));
     const existingSpecs = specs.filter((s) => present.has(s.name));
     const tooFewPartitions: { name: string; has: number; needs: number }[] = [];
     if (existingSpecs.length > 0) {
-      const metadata = await retryWhileRetriable(() => admin.fetchTopicMetadata({ topics: existingSpecs.map((s) => s.name) }));
+      const counts = await retryWhileRetriable(kafka, () => admin.partitionCounts(existingSpecs.map((s) => s.name)));
       for (const spec of existingSpecs) {
-        const has = metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;
+        const has = counts.get(spec.name) ?? 0;
         if (has < spec.partitions) tooFewPartitions.push({ name: spec.name, has, needs: spec.partitions });
       }
     }
     refuse(tooFewPartitions);
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((s) => ({
-          topic: s.name,
-          numPartitions: s.partitions,
-          replicationFactor: s.replicationFactor ?? -1,
-          configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
-        })),
-      });
+      await admin.createTopics(missing.map((s) => ({ name: s.name, partitions: s.partitions, replicationFactor: s.replicationFactor ?? -1, config: s.config ?? {} })));
     }
     return { created: missing.map((s) => s.name), existing: existingSpecs.map((s) => s.name), tooFewPartitions };
   } finally {
@@ -63,9 +54,8 @@ export async function ensureTopics(
 }
 
 /** The topics among `names` the broker does not have. */
-export async function missingTopics(kafka: KafkaClient, names: readonly string[]): Promise<string[]> {
+export async function missingTopics(kafka: KafkaPort, names: readonly string[]): Promise<string[]> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
     const present = new Set(await admin.listTopics());
     return names.filter((name) => !present.has(name));

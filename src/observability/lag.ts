@@ -5,8 +5,7 @@
  * on every scrape. A failed pass is logged and the next one tries again: lag is for people
  * and autoscalers, never a reason to stop the pipeline.
  */
-import type { Admin } from 'kafkajs';
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaAdmin, KafkaPort } from '../kafka/port.js';
 import type { Plan, PlanRole } from '../topology/plan.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -56,8 +55,7 @@ const DEFAULT_INTERVAL_MS = 10_000;
 type LagLabels = { topology: string; plan: string; group: string; topic: string; partition: string };
 
 export class LagCollector {
-  private admin: Admin | undefined;
-  private connected: Promise<void> | undefined;
+  private admin: KafkaAdmin | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -66,7 +64,7 @@ export class LagCollector {
 
   constructor(
     private readonly options: {
-      readonly kafka: KafkaClient;
+      readonly kafka: KafkaPort;
       readonly metrics: Metrics;
       readonly logger: Logger;
       /** Asked on every pass: a hot reload changes the running plan. */
@@ -93,10 +91,9 @@ export class LagCollector {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    if (this.connected !== undefined) {
-      this.connected = undefined;
-      await this.admin?.disconnect().catch((err: unknown) => this.options.logger.warn({ err }, 'closing the lag admin client failed'));
-    }
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.disconnect().catch((err: unknown) => this.options.logger.warn({ err }, 'closing the lag admin client failed'));
   }
 
   private tick(): void {
@@ -108,7 +105,8 @@ export class LagCollector {
   private async collectOnce(): Promise<void> {
     const { metrics, logger } = this.options;
     try {
-      const admin = await this.connect();
+      this.admin ??= this.options.kafka.admin();
+      const admin = this.admin;
       const seen = new Map<string, LagLabels>();
       const watermarks = new Map<string, Map<number, PartitionOffsets>>();
       const existing = new Set(await admin.listTopics());
@@ -116,33 +114,24 @@ export class LagCollector {
         const topics = target.topics.filter((t) => existing.has(t));
         if (topics.length === 0) continue;
         for (const topic of topics) {
-          if (!watermarks.has(topic)) watermarks.set(topic, new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, { low: o.low, high: o.high }])));
+          if (!watermarks.has(topic)) watermarks.set(topic, new Map((await admin.watermarks(topic)).map((o) => [o.partition, { low: o.low, high: o.high }])));
         }
-        const committed = await admin.fetchOffsets({ groupId: target.group, topics });
-        for (const { topic, partitions } of committed) {
-          for (const { partition, offset } of partitions) {
-            const offsets = watermarks.get(topic)?.get(partition);
-            if (offsets === undefined) continue;
-            const labels: LagLabels = { topology: target.topology, plan: target.plan, group: target.group, topic, partition: String(partition) };
-            metrics.consumerLag.set(labels, partitionLag(offsets, offset));
-            seen.set(JSON.stringify(labels), labels);
-          }
+        for (const { topic, partition, offset } of await admin.committedOffsets(target.group, topics)) {
+          const offsets = watermarks.get(topic)?.get(partition);
+          if (offsets === undefined) continue;
+          const labels: LagLabels = { topology: target.topology, plan: target.plan, group: target.group, topic, partition: String(partition) };
+          metrics.consumerLag.set(labels, partitionLag(offsets, offset));
+          seen.set(JSON.stringify(labels), labels);
         }
       }
       for (const [id, labels] of this.reported) if (!seen.has(id)) metrics.consumerLag.remove(labels);
       this.reported = seen;
     } catch (err) {
       // Reconnect next pass: the broker may have closed the connection.
-      this.connected = undefined;
+      const admin = this.admin;
+      this.admin = undefined;
+      void admin?.disconnect().catch(() => undefined); // the pass's own error is the one reported
       logger.warn({ err }, 'reading consumer lag failed; trying again at the next interval');
     }
-  }
-
-  private async connect(): Promise<Admin> {
-    this.admin ??= this.options.kafka.admin();
-    const admin = this.admin;
-    this.connected ??= admin.connect();
-    await this.connected;
-    return admin;
   }
 }

@@ -1,6 +1,6 @@
 import type { Env } from '../config/env.js';
 import type { DedupStore } from '../dedup/store.js';
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Redis } from '../redis/connection.js';
@@ -10,7 +10,7 @@ import type { Plan } from '../topology/plan.js';
 export interface RoleContext {
   readonly plan: Plan;
   readonly env: Env;
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   readonly redis: Redis;
   readonly dedup: DedupStore;
   readonly metrics: Metrics;

@@ -26,13 +26,12 @@
  * routed twice (a different input record: the router lost its `routed` mark): read with one
  * MGET per transaction, written by one script call (EVALSHA) after it committed.
  */
-import type { Producer } from 'kafkajs';
 import { RuntimeFailure } from '../errors.js';
-import { DEFAULT_COMPRESSION } from '../kafka/codecs.js';
-import { BatchConsumer, type BatchControls, type TopicPartitions } from '../kafka/consumer.js';
-import { createProducer, produceTransactionally } from '../kafka/producer.js';
+import { DEFAULT_COMPRESSION } from '../kafka/compression.js';
+import type { BatchControls, GroupConsumer, KafkaProducer, TopicPartitions } from '../kafka/port.js';
+import { produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
-import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
+import { estimateRecordBytes, maxMessageBytes } from '../kafka/message-size.js';
 import { missingTopics } from '../kafka/topics.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
@@ -91,9 +90,9 @@ export class KafkaTransactionalWorker implements Role {
   private readonly lifecycle: RoleLifecycle;
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
-  private consumer: BatchConsumer | undefined;
+  private consumer: GroupConsumer | undefined;
   /** One transactional producer per input partition this member owns (created at its first batch). */
-  private readonly producers = new Map<number, Promise<Producer>>();
+  private readonly producers = new Map<number, Promise<KafkaProducer>>();
   private assigned = new Set<number>();
   /** The next offset this member committed per partition, to tell marker-only batches worth a commit. */
   private readonly committed = new Map<number, bigint>();
@@ -150,9 +149,7 @@ export class KafkaTransactionalWorker implements Role {
       throw new RuntimeFailure(`kafka sink of destination ${this.destination.name}: topic ${this.sinkTopic} does not exist; create it with \`flowyard topics create <topology file>\``);
     }
     await this.refreshLimits();
-    this.consumer = new BatchConsumer({
-      kafka,
-      logger,
+    this.consumer = kafka.groupConsumer({
       groupId: this.group,
       topics: [this.inputTopic],
       commitMode: 'manual',
@@ -251,7 +248,7 @@ export class KafkaTransactionalWorker implements Role {
     try {
       await this.transact(partition, outputs.byTopic, end);
     } catch (error) {
-      if (!isMessageTooLarge(error) || this.stopping.signal.aborted) throw error;
+      if (this.context.kafka.classify(error) !== 'too-large' || this.stopping.signal.aborted) throw error;
       const tooLarge = `the broker refused it as too large for a topic it goes to (${(error as Error).message})`;
       await this.refreshLimits();
       if (records.length === 1) {
@@ -351,7 +348,7 @@ export class KafkaTransactionalWorker implements Role {
     const timer = metrics.writeDuration.startTimer(this.labels);
     try {
       const producer = await this.producerFor(partition);
-      await produceTransactionally(producer, this.group, byTopic, [{ topic: this.inputTopic, partition, offset: end }]);
+      await produceTransactionally(producer, this.consumer!, byTopic, [{ topic: this.inputTopic, partition, offset: end }]);
       this.committed.set(partition, BigInt(end));
     } catch (error) {
       // After a failed transaction (fenced, aborted by the coordinator, abort refused) the
@@ -403,10 +400,10 @@ export class KafkaTransactionalWorker implements Role {
 
   // ---- producers and limits ------------------------------------------------------------
 
-  private producerFor(partition: number): Promise<Producer> {
+  private producerFor(partition: number): Promise<KafkaProducer> {
     let producer = this.producers.get(partition);
     if (producer === undefined) {
-      producer = createProducer(this.context.kafka, { transactionalId: `${this.group}/${this.inputTopic}/${partition}` });
+      producer = this.context.kafka.producer({ transactionalId: `${this.group}/${this.inputTopic}/${partition}` });
       this.producers.set(partition, producer);
     }
     return producer;

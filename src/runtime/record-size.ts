@@ -5,7 +5,7 @@
  * (`fy-origin`), so both always fit and the partition never stalls. `TopicLimits` measures a
  * role's outgoing records once the broker refused one (docs/architecture.md §5).
  */
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import { estimateRecordBytes, maxMessageBytes } from '../kafka/message-size.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
 import { HEADER } from './headers.js';
@@ -61,7 +61,7 @@ export class TopicLimits {
    * Reads the limits of `topics` again; keeps what was known when the broker cannot say, so a
    * refused record is still measured (against the last known value or the broker's default).
    */
-  async refreshed(kafka: KafkaClient, topics: readonly string[], onError: (error: unknown) => void): Promise<TopicLimits> {
+  async refreshed(kafka: KafkaPort, topics: readonly string[], onError: (error: unknown) => void): Promise<TopicLimits> {
     const bytes = new Map(this.bytes);
     try {
       for (const [topic, limit] of await maxMessageBytes(kafka, topics)) if (Number.isSafeInteger(limit.bytes) && limit.bytes > 0) bytes.set(topic, limit.bytes);

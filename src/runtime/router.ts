@@ -7,10 +7,8 @@
  * several partitions are handled side by side and share a transaction (TransactionCoalescer).
  */
 import { randomUUID } from 'node:crypto';
-import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
-import { estimateRecordBytes, isMessageTooLarge, maxMessageBytes } from '../kafka/message-size.js';
-import { asPortProducer, createProducer } from '../kafka/producer.js';
-import type { KafkaErrorKind } from '../kafka/port.js';
+import { estimateRecordBytes, maxMessageBytes } from '../kafka/message-size.js';
+import type { BatchControls, GroupConsumer } from '../kafka/port.js';
 import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { TransactionCoalescer } from '../kafka/transaction-coalescer.js';
 import { AbandonedError } from '../resilience/abort.js';
@@ -53,7 +51,7 @@ const RETRY_BACKOFF = { initialDelayMs: 200, maxDelayMs: 10_000 } as const;
 export class Router implements Role {
   readonly name = 'router';
   private readonly lifecycle = new RoleLifecycle('router');
-  private consumer: BatchConsumer | undefined;
+  private consumer: GroupConsumer | undefined;
   private transactions: TransactionCoalescer | undefined;
   private readonly stopping = new AbortController();
   private readonly labels: { topology: string; plan: string };
@@ -78,9 +76,7 @@ export class Router implements Role {
     // A fresh transactional id per process: atomic copies + offsets. Zombie fencing across
     // restarts would need an id per partition (KIP-447), which kafkajs does not support.
     const transactionalId = `${plan.groups.router}-${randomUUID()}`;
-    this.consumer = new BatchConsumer({
-      kafka,
-      logger,
+    this.consumer = kafka.groupConsumer({
       groupId: plan.groups.router,
       topics: plan.source.topics,
       commitMode: 'manual',
@@ -88,9 +84,9 @@ export class Router implements Role {
       handleBatch: (records, controls) => this.handleBatch(records, controls),
     });
     this.transactions = await TransactionCoalescer.create({
-      open: async () => asPortProducer(await createProducer(kafka, { transactionalId })),
+      open: () => kafka.producer({ transactionalId }),
       consumer: this.consumer,
-      classify: classifyKafkaError,
+      classify: (error) => kafka.classify(error),
       maxRecords: TRANSACTION_RECORDS,
       onCommit: () => this.context.metrics.routerTransactions.inc(this.labels),
       onCleanupFailed: (error) => logger.warn({ err: error }, 'cleaning up after a failed transaction failed (abort or disconnect); the broker aborts what is left at its timeout'),
@@ -120,7 +116,7 @@ export class Router implements Role {
       signal: this.stopping.signal,
       heartbeat: () => controls.heartbeat(),
       onFailure: (error, attempt, waitMs) => {
-        if (isMessageTooLarge(error)) checkSizes = true;
+        if (this.context.kafka.classify(error) === 'too-large') checkSizes = true;
         this.context.logger.warn(
           { err: error, topic: records[0]?.topic, partition: records[0]?.partition, attempt, waitMs },
           error instanceof DecoderUnavailableError
@@ -282,10 +278,4 @@ export class Router implements Role {
     if (!key.ok) return `causal key: ${key.reason}`;
     return { record, eventId: eventId.value, key: key.value };
   }
-}
-
-/** What a failed transaction means (the port's KafkaErrorKind), until the router gets its producer from the port, whose `classify` this is. */
-function classifyKafkaError(error: unknown): KafkaErrorKind {
-  if (isMessageTooLarge(error)) return 'too-large';
-  return (error as { retriable?: unknown } | null)?.retriable === true ? 'retriable' : 'permanent';
 }

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Env } from '../config/env.js';
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import type { Logger } from '../observability/logger.js';
 import { startOpsServer, type OpsServer, type ReadinessCheck } from '../observability/http-server.js';
 import { LagCollector, type LagTarget } from '../observability/lag.js';
@@ -11,23 +11,13 @@ import { StateGuard } from '../dedup/state-guard.js';
 import type { Role } from './role.js';
 
 /** Readiness: Kafka answers a metadata request, Redis answers PING and still holds every topology's state. */
-export function readinessChecks(kafka: KafkaClient, redis: Redis): ReadinessCheck[] {
+export function readinessChecks(kafka: KafkaPort, redis: Redis): ReadinessCheck[] {
   const admin = kafka.admin();
-  let adminConnected: Promise<void> | undefined;
   return [
     {
       name: 'kafka',
-      async check() {
-        adminConnected ??= admin.connect().catch((error: unknown) => {
-          adminConnected = undefined;
-          throw error;
-        });
-        await adminConnected;
-        await admin.describeCluster();
-      },
-      async close() {
-        if (adminConnected !== undefined) await admin.disconnect();
-      },
+      check: () => admin.ping(),
+      close: () => admin.disconnect(),
     },
     {
       name: 'redis',
@@ -71,7 +61,7 @@ export class Service {
       /** Closed after the roles stopped (clients, connections). */
       onClosed?: () => Promise<void>;
       /** Reports `flowyard_consumer_lag` for these groups (asked again on every pass) once the roles run. */
-      lag?: { kafka: KafkaClient; metrics: Metrics; targets: () => readonly LagTarget[]; intervalMs?: number };
+      lag?: { kafka: KafkaPort; metrics: Metrics; targets: () => readonly LagTarget[]; intervalMs?: number };
     },
   ) {}
 

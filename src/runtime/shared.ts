@@ -4,14 +4,15 @@
  */
 import type { Registry } from 'prom-client';
 import type { Env } from '../config/env.js';
-import { createKafkaClient, type KafkaClient } from '../kafka/client.js';
+import { createKafka } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics, createRegistry } from '../observability/metrics.js';
 import { createRedis, waitForRedis, type Redis } from '../redis/connection.js';
 
 export interface SharedClients {
   readonly env: Env;
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   readonly redis: Redis;
   readonly registry: Registry;
   readonly metrics: Metrics;
@@ -20,15 +21,15 @@ export interface SharedClients {
 
 /** Connected clients: waits for Redis up to `env.startTimeoutMs` (see connectSharedClients). */
 export async function createSharedClients(env: Env, logger: Logger = createLogger(env.logLevel), signal?: AbortSignal): Promise<SharedClients> {
-  const shared = openSharedClients(env, logger);
+  const shared = await openSharedClients(env, logger);
   await connectSharedClients(shared, signal);
   return shared;
 }
 
-/** The clients before anything connects (kafkajs clients connect when used; Redis in connectSharedClients). */
-export function openSharedClients(env: Env, logger: Logger = createLogger(env.logLevel)): SharedClients {
+/** The clients before anything connects (the Kafka port's clients connect when used; Redis in connectSharedClients). */
+export async function openSharedClients(env: Env, logger: Logger = createLogger(env.logLevel)): Promise<SharedClients> {
   const registry = createRegistry();
-  return { env, kafka: createKafkaClient(env.kafka, logger), redis: createRedis(env.redis, logger), registry, metrics: new Metrics(registry), logger };
+  return { env, kafka: await createKafka(env.kafka, logger), redis: createRedis(env.redis, logger), registry, metrics: new Metrics(registry), logger };
 }
 
 /**

@@ -14,10 +14,8 @@
  * budget, breaker), emitter.ts (the records a decided event produces: hand-on,
  * completion, dead letter), commit.ts (offset commits up to the lowest unfinished record).
  */
-import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
-import { createProducer } from '../kafka/producer.js';
-import { isMessageTooLarge } from '../kafka/message-size.js';
+import type { GroupConsumer, TopicPartitions } from '../kafka/port.js';
 import type { ConsumedRecord } from '../kafka/records.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { AbandonedError } from '../resilience/abort.js';
@@ -74,7 +72,7 @@ export class Worker implements Role {
   private readonly committer: OffsetCommitter;
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
-  private consumer: BatchConsumer | undefined;
+  private consumer: GroupConsumer | undefined;
   private output: CoalescingProducer | undefined;
   /** `max.message.bytes` of the topics this worker writes, read once the broker refused a record as too large. */
   private limits = new TopicLimits();
@@ -144,10 +142,8 @@ export class Worker implements Role {
       logger,
       fields: { destination: this.destination.name },
     });
-    this.output = await CoalescingProducer.create(() => createProducer(kafka));
-    this.consumer = new BatchConsumer({
-      kafka,
-      logger,
+    this.output = await CoalescingProducer.create(kafka);
+    this.consumer = kafka.groupConsumer({
       groupId: this.group,
       topics: [this.inputTopic],
       commitMode: 'manual',
@@ -351,7 +347,7 @@ export class Worker implements Role {
       try {
         await this.output!.send(fitted.records);
       } catch (error) {
-        if (isMessageTooLarge(error)) limits = this.limits = await this.limits.refreshed(this.context.kafka, this.writtenTopics, (err) => this.warnLimits(err));
+        if (this.context.kafka.classify(error) === 'too-large') limits = this.limits = await this.limits.refreshed(this.context.kafka, this.writtenTopics, (err) => this.warnLimits(err));
         throw error;
       }
       return fitted;

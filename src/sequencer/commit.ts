@@ -14,10 +14,7 @@
  * a dead letter that does not fit keeps the start of its value, so the flush goes through.
  */
 import { randomBytes } from 'node:crypto';
-import type { Admin } from 'kafkajs';
-import type { KafkaClient } from '../kafka/client.js';
-import { isMessageTooLarge } from '../kafka/message-size.js';
-import { chunkByBytes, createProducer, type Producer } from '../kafka/producer.js';
+import type { GroupConsumer, KafkaAdmin, KafkaPort, KafkaProducer } from '../kafka/port.js';
 import type { OutgoingRecord } from '../kafka/records.js';
 import type { Logger } from '../observability/logger.js';
 import { fitDeadLetter } from '../runtime/dead-letter.js';
@@ -27,9 +24,11 @@ import type { PartitionState } from './executor.js';
 import type { SequencerStore } from './store.js';
 
 export interface SequencerCommitterOptions {
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   readonly store: SequencerStore;
   readonly groupId: string;
+  /** The sequencer's group member, whose offsets each flush's transaction commits (exists once the role started). */
+  readonly consumer: () => GroupConsumer;
   readonly input: string;
   readonly output: string;
   readonly dlqTopic: string;
@@ -54,8 +53,8 @@ export class SequencerCommitter {
   /** Flush tokens: `<random per process>.<counter>`, never reused, so an aborted flush's token never gets marked. */
   private readonly tokenPrefix = randomBytes(6).toString('hex');
   private tokenCounter = 0;
-  private producer: Producer | undefined;
-  private admin: Admin | undefined;
+  private producer: KafkaProducer | undefined;
+  private admin: KafkaAdmin | undefined;
   private limits = new TopicLimits();
 
   constructor(private readonly options: SequencerCommitterOptions) {}
@@ -63,9 +62,8 @@ export class SequencerCommitter {
   async start(): Promise<void> {
     const { kafka, groupId } = this.options;
     // A fresh transactional id per process, like the router's (no KIP-447 in kafkajs).
-    this.producer = await createProducer(kafka, { transactionalId: `${groupId}-${this.tokenPrefix}` });
+    this.producer = await kafka.producer({ transactionalId: `${groupId}-${this.tokenPrefix}` });
     this.admin = kafka.admin();
-    await this.admin.connect();
   }
 
   async stop(): Promise<void> {
@@ -81,8 +79,8 @@ export class SequencerCommitter {
   async repair(partition: number, state: PartitionState): Promise<void> {
     const { groupId, input, store } = this.options;
     state.repaired ??= this.options.retry('reading the committed flush token', async () => {
-      const offsets = await this.admin!.fetchOffsets({ groupId, topics: [input] });
-      const metadata = offsets.find((o) => o.topic === input)?.partitions.find((p) => p.partition === partition)?.metadata;
+      const offsets = await this.admin!.committedOffsets(groupId, [input]);
+      const metadata = offsets.find((o) => o.topic === input && o.partition === partition)?.metadata;
       if (metadata) await store.markCommitted([metadata]);
     });
     try {
@@ -115,7 +113,7 @@ export class SequencerCommitter {
       try {
         await this.transact(fitted.byTopic, offsets, token);
       } catch (error) {
-        if (isMessageTooLarge(error)) limits = await this.readLimits();
+        if (this.options.kafka.classify(error) === 'too-large') limits = await this.readLimits();
         throw error;
       }
       return fitted;
@@ -165,19 +163,19 @@ export class SequencerCommitter {
     const { groupId, input, kafka } = this.options;
     const transaction = await this.producer!.transaction();
     try {
-      for (const topicMessages of chunkByBytes(records)) await transaction.sendBatch({ acks: -1, topicMessages });
+      await transaction.send([...records].map(([topic, list]) => ({ topic, records: list })));
       if (offsets.length > 0) {
-        await transaction.sendOffsets({
-          consumerGroupId: groupId,
-          topics: [{ topic: input, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.position.toString(), metadata: token })) }],
-        });
+        await transaction.sendOffsets(
+          this.options.consumer(),
+          offsets.map((o) => ({ topic: input, partition: o.partition, offset: o.position.toString(), metadata: token })),
+        );
       }
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => undefined); // the original error is what matters; the broker times an unaborted transaction out
       // A fenced or broken transactional producer cannot begin again: start a fresh one.
       await this.producer!.disconnect().catch(() => undefined);
-      this.producer = await createProducer(kafka, { transactionalId: `${groupId}-${this.tokenPrefix}-${token}` });
+      this.producer = await kafka.producer({ transactionalId: `${groupId}-${this.tokenPrefix}-${token}` });
       throw error;
     }
   }

@@ -24,7 +24,7 @@
  *
  * This file is the role: lifecycle, the serial queue, assignments and backpressure.
  */
-import { BatchConsumer, type TopicPartitions } from '../kafka/consumer.js';
+import type { GroupConsumer, TopicPartitions } from '../kafka/port.js';
 import type { ConsumedRecord } from '../kafka/records.js';
 import { AbandonedError } from '../resilience/abort.js';
 import { retryForever } from '../resilience/retry.js';
@@ -70,7 +70,7 @@ export class Sequencer implements Role {
   private serial: Promise<void> = Promise.resolve();
   private tickQueued = false;
   private timer: NodeJS.Timeout | undefined;
-  private consumer: BatchConsumer | undefined;
+  private consumer: GroupConsumer | undefined;
 
   constructor(
     private readonly context: RoleContext,
@@ -96,6 +96,10 @@ export class Sequencer implements Role {
       kafka: context.kafka,
       store: this.store,
       groupId: this.groupId,
+      consumer: () => {
+        if (this.consumer === undefined) throw new Error('the sequencer flushed before its consumer started');
+        return this.consumer;
+      },
       input: this.input,
       output: this.output,
       dlqTopic: plan.dlqTopic,
@@ -108,9 +112,7 @@ export class Sequencer implements Role {
     const { kafka, logger } = this.context;
     this.lifecycle.to('starting');
     await this.committer.start();
-    this.consumer = new BatchConsumer({
-      kafka,
-      logger,
+    this.consumer = kafka.groupConsumer({
       groupId: this.groupId,
       topics: [this.input],
       commitMode: 'manual',

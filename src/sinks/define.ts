@@ -7,7 +7,7 @@
  */
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Env } from '../config/env.js';
-import type { KafkaClient } from '../kafka/client.js';
+import type { KafkaPort } from '../kafka/port.js';
 import type { Logger } from '../observability/logger.js';
 import type { SinkConfig } from '../topology/plan.js';
 import type { Sink } from './sink.js';
@@ -49,7 +49,7 @@ export interface SinkContext {
   readonly concurrency: number;
   /** The destination's `timeoutMs`; the worker also aborts the write's signal after it. */
   readonly timeoutMs: number;
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   readonly env: Env;
   readonly logger: Logger;
 }

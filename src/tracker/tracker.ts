@@ -10,11 +10,9 @@
  * the batch; decisions repeat only what was not marked, and every receiver dedups by event id
  * (workers by done-key, the sequencer by seq), so nothing is lost and no side effect doubles.
  */
-import { BatchConsumer, type BatchControls } from '../kafka/consumer.js';
 import { CoalescingProducer } from '../kafka/coalescing-producer.js';
-import { createProducer } from '../kafka/producer.js';
+import type { BatchControls, GroupConsumer } from '../kafka/port.js';
 import type { ConsumedRecord, OutgoingRecord } from '../kafka/records.js';
-import { isMessageTooLarge } from '../kafka/message-size.js';
 import { completionKindOf, completionsRecord, eventHeadersOf, parseCompletionsRecord, withoutValue, type Completion, type CompletionsRecord } from '../runtime/completion.js';
 import { planLabels, type RoleContext } from '../runtime/context.js';
 import { deadLetterRecord, fitDeadLetter } from '../runtime/dead-letter.js';
@@ -35,7 +33,7 @@ export class Tracker implements Role {
   private readonly inFlight: InFlightKeys;
   /** Every plan whose events may still report, by id: the current one, its rollout plan, plans being drained. */
   private readonly known: ReadonlyMap<string, KnownPlan>;
-  private consumer: BatchConsumer | undefined;
+  private consumer: GroupConsumer | undefined;
   private output: CoalescingProducer | undefined;
   private limits = new TopicLimits();
 
@@ -59,10 +57,8 @@ export class Tracker implements Role {
   async start(): Promise<void> {
     const { plan, kafka, logger } = this.context;
     this.lifecycle.to('starting');
-    this.output = await CoalescingProducer.create(() => createProducer(kafka));
-    this.consumer = new BatchConsumer({
-      kafka,
-      logger,
+    this.output = await CoalescingProducer.create(kafka);
+    this.consumer = kafka.groupConsumer({
       groupId: plan.groups.tracker,
       topics: [plan.completionsTopic],
       commitMode: 'after-batch',
@@ -93,7 +89,7 @@ export class Tracker implements Role {
       signal: this.stopping.signal,
       heartbeat: () => controls.heartbeat(),
       onFailure: (error, attempt, waitMs) => {
-        if (isMessageTooLarge(error)) checkSizes = true;
+        if (this.context.kafka.classify(error) === 'too-large') checkSizes = true;
         this.context.logger.warn(
           { err: error, partition: records[0]?.partition, attempt, waitMs },
           checkSizes ? 'the broker refused an emission as too large; retrying the batch with emissions measured against their topics' : 'tracking a batch of completions failed; retrying it',

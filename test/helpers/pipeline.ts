@@ -7,9 +7,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../src/observability/logger.js';
 import { createPlanTopics } from '../../src/cli/commands/topics.js';
 import { sampleEvents } from '../../src/cli/sample-events.js';
-import { createProducer, produce } from '../../src/kafka/producer.js';
+import { produce } from '../../src/kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../../src/kafka/records.js';
-import { tailTopics, type Tail } from '../../src/kafka/tail.js';
+import type { Tail } from '../../src/kafka/port.js';
 import { parseCompletionsRecord, type Completion, type EventOutcome } from '../../src/runtime/completion.js';
 import type { Role } from '../../src/runtime/role.js';
 import { PlanHost, type PlanHostOptions } from '../../src/runtime/plan-host.js';
@@ -83,7 +83,7 @@ export class TestPipeline {
     await createPlanTopics(plan, shared.kafka);
     const pipeline = new TestPipeline(plan, shared, name, text);
     pipeline.closed = closeAfterTest(`pipeline ${name}`, () => pipeline.close());
-    pipeline.tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
+    pipeline.tail = await shared.kafka.tail([plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) pipeline.deadLetters.push(record);
       else {
         const parsed = parseCompletionsRecord(record);
@@ -180,7 +180,7 @@ export class TestPipeline {
   }
 
   async produce(records: readonly OutgoingRecord[]): Promise<void> {
-    const producer = await createProducer(this.shared.kafka);
+    const producer = await this.shared.kafka.producer();
     try {
       for (let i = 0; i < records.length; i += 500) await produce(producer, this.plan.source.topics[0]!, records.slice(i, i + 500));
     } finally {

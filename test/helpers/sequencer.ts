@@ -2,12 +2,12 @@
  * Sequencer test helpers: the tracker's verdicts written straight onto a completions topic,
  * and a tail of the sequenced output with a per-key order check.
  */
-import { createProducer, produce } from '../../src/kafka/producer.js';
+import { produce } from '../../src/kafka/producer.js';
 import type { ConsumedRecord } from '../../src/kafka/records.js';
-import { tailTopics, type Tail } from '../../src/kafka/tail.js';
+import type { Tail } from '../../src/kafka/port.js';
 import { completionsRecord, type EventOutcome } from '../../src/runtime/completion.js';
 import { HEADER } from '../../src/runtime/headers.js';
-import type { KafkaClient } from '../../src/kafka/client.js';
+import type { KafkaPort } from '../../src/kafka/port.js';
 import type { Plan } from '../../src/topology/plan.js';
 import { readToHighWatermark } from './read-topic.js';
 
@@ -27,10 +27,10 @@ export class SequencedOutput {
   ) {}
 
   /** Tails `plan.sequencer.output` from its current end. */
-  static async tail(kafka: KafkaClient, plan: Plan): Promise<SequencedOutput> {
+  static async tail(kafka: KafkaPort, plan: Plan): Promise<SequencedOutput> {
     if (plan.sequencer === undefined) throw new Error(`topology ${plan.name} has no ordering.sequencer`);
     const records: Sequenced[] = [];
-    const tail = await tailTopics(kafka, [plan.sequencer.output], (record: ConsumedRecord) => {
+    const tail = await kafka.tail([plan.sequencer.output], (record: ConsumedRecord) => {
       records.push({
         key: record.headers[HEADER.key] ?? '',
         seq: Number(record.headers[HEADER.seq]),
@@ -86,8 +86,8 @@ export function outcome(plan: Plan, key: string, seq: number, status: 'completed
 }
 
 /** Writes verdicts onto the plan's completions topic, keyed by the causal key like the tracker. */
-export async function produceOutcomes(kafka: KafkaClient, plan: Plan, outcomes: readonly EventOutcome[]): Promise<void> {
-  const producer = await createProducer(kafka);
+export async function produceOutcomes(kafka: KafkaPort, plan: Plan, outcomes: readonly EventOutcome[]): Promise<void> {
+  const producer = await kafka.producer();
   try {
     for (let i = 0; i < outcomes.length; i += 500) await produce(producer, plan.completionsTopic, outcomes.slice(i, i + 500).map(completionsRecord));
   } finally {
@@ -100,7 +100,7 @@ export async function produceOutcomes(kafka: KafkaClient, plan: Plan, outcomes: 
  * of the output must read it). Call after the sequencer drained (untilDrained): a repeat the
  * sequencer would write is then already there.
  */
-export async function readSequenced(kafka: KafkaClient, plan: Plan): Promise<Sequenced[]> {
+export async function readSequenced(kafka: KafkaPort, plan: Plan): Promise<Sequenced[]> {
   if (plan.sequencer === undefined) throw new Error(`topology ${plan.name} has no ordering.sequencer`);
   const records = await readToHighWatermark(kafka, [plan.sequencer.output]);
   return records.map((record) => ({

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { loadEnv, type Env } from '../../src/config/env.js';
-import { createKafkaClient, type KafkaClient } from '../../src/kafka/client.js';
+import { createKafka } from '../../src/kafka/client.js';
+import type { KafkaPort } from '../../src/kafka/port.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 /**
@@ -17,8 +18,9 @@ export function testLogger(): Logger {
   return createLogger((process.env.LOG_LEVEL as 'warn' | undefined) ?? 'warn');
 }
 
-export function testKafka(clientId = 'test'): KafkaClient {
-  return createKafkaClient(testEnv().kafka, testLogger(), clientId);
+/** flowyard's Kafka port as the environment configures it (KAFKA_CLIENT picks the backend). */
+export function testKafka(clientId = 'test'): Promise<KafkaPort> {
+  return createKafka(testEnv().kafka, testLogger(), clientId);
 }
 
 /** A name no other test (or earlier run) uses: `<prefix>-<random>`. */

@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
 import type { ConsumedRecord } from '../../src/kafka/records.js';
-import { tailTopics, type Tail } from '../../src/kafka/tail.js';
+import type { Tail } from '../../src/kafka/port.js';
 import { parseTopology } from '../../src/topology/load.js';
 import { testKafka, uniqueName } from '../helpers/servers.js';
+import { outsideKafka } from '../helpers/outside-kafka.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 /** The shutdown bound the process is given; SIGTERM must end it well within this plus start-up slack. */
@@ -122,7 +123,7 @@ class Sinks {
   private readonly tails: Tail[] = [];
 
   async follow(topics: readonly string[]): Promise<void> {
-    this.tails.push(await tailTopics(kafka, topics, (record) => this.records.push(record)));
+    this.tails.push(await kafka.tail(topics, (record) => this.records.push(record)));
   }
 
   /** Plan id per event id that reached `topic` (last one wins; `copies` counts all). */
@@ -150,14 +151,16 @@ class Sinks {
   }
 }
 
-const kafka = testKafka('hot-reload-test');
+const kafka = await testKafka('hot-reload-test');
+/** The operator's admin tool and the source's producers: clients other than flowyard's. */
+const outside = outsideKafka('hot-reload-test');
 let admin: Admin;
 let dir: string;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
   if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run -s build` first');
-  admin = kafka.admin();
+  admin = outside.admin();
   await admin.connect();
 });
 
@@ -226,7 +229,7 @@ async function produceBatch(name: string, count = 20): Promise<string[]> {
   const ids = Array.from({ length: count }, (_, i) => `${name}-${batch}-${i}`);
   // A producer per batch: kafkajs refreshes metadata of every topic a producer ever wrote,
   // and an earlier test's deleted topics would fail the send.
-  const producer = kafka.producer();
+  const producer = outside.producer();
   await producer.connect();
   try {
     await producer.send({

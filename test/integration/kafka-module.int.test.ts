@@ -5,14 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import { ensureTopics } from '../../src/kafka/topics.js';
-import { createProducer, produce } from '../../src/kafka/producer.js';
-import { BatchConsumer } from '../../src/kafka/consumer.js';
+import { produce } from '../../src/kafka/producer.js';
+import { createKafka } from '../../src/kafka/client.js';
 import type { ConsumedRecord } from '../../src/kafka/records.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { eventually, testKafka, testLogger, uniqueName } from '../helpers/servers.js';
+import { eventually, testEnv, testKafka, uniqueName } from '../helpers/servers.js';
 
-const kafka = testKafka('kafka-module-test');
-const logger = testLogger();
+const kafka = await testKafka('kafka-module-test');
 
 test('topic creation is idempotent and reports created vs existing', async () => {
   const a = uniqueName('it-topics-a');
@@ -34,14 +33,12 @@ test('a produce/consume round trip keeps key, value bytes and headers', async ()
   const topic = uniqueName('it-roundtrip');
   await ensureTopics(kafka, [{ name: topic, partitions: 1 }]);
   const value = Buffer.concat([randomBytes(1024), Buffer.from([0, 255, 0xc3, 0x28])]); // not valid UTF-8 on purpose
-  const producer = await createProducer(kafka);
+  const producer = await kafka.producer();
   await produce(producer, topic, [{ key: 'customer-42', value, headers: { 'fy-event-id': 'e-1', traceparent: '00-abc-def-01' } }]);
   await producer.disconnect();
 
   const received: ConsumedRecord[] = [];
-  const consumer = new BatchConsumer({
-    kafka,
-    logger,
+  const consumer = kafka.groupConsumer({
     groupId: uniqueName('it-roundtrip-group'),
     topics: [topic],
     commitMode: 'after-batch',
@@ -63,7 +60,7 @@ test('after a graceful shutdown a restarted consumer resumes where it stopped', 
   const topic = uniqueName('it-resume');
   const groupId = uniqueName('it-resume-group');
   await ensureTopics(kafka, [{ name: topic, partitions: 2 }]);
-  const producer = await createProducer(kafka);
+  const producer = await kafka.producer();
   const total = 400;
   for (let chunk = 0; chunk < total / 40; chunk++) {
     // separate sends make several small batches, so shutdown lands mid-stream
@@ -77,9 +74,7 @@ test('after a graceful shutdown a restarted consumer resumes where it stopped', 
 
   const seen: string[] = [];
   const makeConsumer = () =>
-    new BatchConsumer({
-      kafka,
-      logger,
+    kafka.groupConsumer({
       groupId,
       topics: [topic],
       commitMode: 'after-batch',
@@ -118,7 +113,7 @@ test('a crash kafkajs does not restart from (a non-retriable error) rejoins the 
   const topic = uniqueName('it-crash');
   const groupId = uniqueName('it-crash-group');
   await ensureTopics(kafka, [{ name: topic, partitions: 1 }]);
-  const producer = await createProducer(kafka);
+  const producer = await kafka.producer();
   await produce(producer, topic, Array.from({ length: 20 }, (_, i) => ({ key: 'k', value: String(i) })));
   await producer.disconnect();
 
@@ -126,9 +121,9 @@ test('a crash kafkajs does not restart from (a non-retriable error) rejoins the 
   const captured = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const handled = new Set<string>();
   let crashed = false;
-  const consumer = new BatchConsumer({
-    kafka,
-    logger: captured,
+  // The kafkajs backend with the captured logger: the crash and the rejoin are kafkajs' behaviour, logged by the port.
+  const capturingKafka = await createKafka({ ...testEnv().kafka, client: 'kafkajs' }, captured, 'kafka-module-crash');
+  const consumer = capturingKafka.groupConsumer({
     groupId,
     topics: [topic],
     commitMode: 'after-batch',

@@ -15,7 +15,7 @@ test('/readyz turns unready when Redis stops and ready again when it returns', a
   const logger = testLogger();
   const redis = createRedis(env.redis, logger);
   await redis.connect();
-  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(testKafka('readyz'), redis) });
+  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(await testKafka('readyz'), redis) });
   await service.start([]);
   const url = (path: string) => `http://127.0.0.1:${service.httpPort}${path}`;
   const status = async (path: string) => (await fetch(url(path))).status;
@@ -48,7 +48,7 @@ test('/readyz is unready while the roles start and again once shutdown begins; /
     start: () => new Promise<void>((resolve) => (started = resolve)),
     stop: () => new Promise<void>((resolve) => (stopped = resolve)),
   };
-  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(testKafka('readyz-roles'), redis) });
+  const service = new Service({ env, logger, registry: new Registry(), readiness: readinessChecks(await testKafka('readyz-roles'), redis) });
   const starting = service.start([slowRole]);
   try {
     expect(await eventually(async () => service.httpPort !== undefined && started !== undefined, 10_000)).toBe(true);

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
-import { eventually, testKafka, uniqueName } from '../helpers/servers.js';
+import { eventually, uniqueName } from '../helpers/servers.js';
+import { outsideKafka } from '../helpers/outside-kafka.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -40,12 +41,12 @@ function flowyard(...args: string[]): Promise<Result> {
 const PARTITIONS = 3;
 let dir: string;
 let admin: Admin;
-const kafka = testKafka('topics-create-test');
 
 beforeAll(async () => {
   if (!existsSync(join(repo, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run -s build` first');
   dir = mkdtempSync(join(tmpdir(), 'flowyard-topics-'));
-  admin = kafka.admin();
+  // The broker as an operator's admin tool sees it, not through flowyard.
+  admin = outsideKafka('topics-create-test').admin();
   await admin.connect();
 });
 

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { stateVerdict } from '../../dedup/state-guard.js';
 import { recoverState } from './state.js';
 import { loadEnv } from '../../config/env.js';
-import { createProducer, produce } from '../../kafka/producer.js';
-import { tailTopics } from '../../kafka/tail.js';
+import type { Tail } from '../../kafka/port.js';
+import { produce } from '../../kafka/producer.js';
 import type { ConsumedRecord } from '../../kafka/records.js';
 import { parseCompletion, type Completion } from '../../runtime/completion.js';
 import { HEADER } from '../../runtime/headers.js';
@@ -72,12 +72,12 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
   const completions = new Map<string, Completion[]>(plan.destinations.map((d) => [d.name, []]));
   const deadLetters: ConsumedRecord[] = [];
   const host = new PlanHost(plan, shared, { roles: new Set(ROLE_NAMES) });
-  let tail: Awaited<ReturnType<typeof tailTopics>> | undefined;
+  let tail: Tail | undefined;
   try {
     const topics = await createPlanTopics(plan, shared.kafka);
     out(`\ntopics: ${topics.created.length} created, ${topics.existing.length} already there`);
     for (const destination of destinations) for (const line of await destination.prepare()) out(line);
-    tail = await tailTopics(shared.kafka, [plan.completionsTopic, plan.dlqTopic], (record) => {
+    tail = await shared.kafka.tail([plan.completionsTopic, plan.dlqTopic], (record) => {
       if (record.topic === plan.dlqTopic) return void deadLetters.push(record);
       const completion = parseCompletion(record);
       if (completion && ours.has(completion.eventId)) completions.get(completion.destination)?.push(completion);
@@ -89,7 +89,7 @@ export async function runDemo(file: string, options: DemoOptions, out: (line?: s
     }
     const started = Date.now();
     await host.start();
-    const producer = await createProducer(shared.kafka);
+    const producer = await shared.kafka.producer();
     try {
       for (let i = 0; i < records.length; i += 500) await produce(producer, plan.source.topics[0]!, records.slice(i, i + 500));
       await produce(producer, plan.source.topics[0]!, [{ key: 'customer-0', value: BAD_EVENT }]);

@@ -11,9 +11,9 @@ import { loadEnv } from '../../config/env.js';
 import { DedupStore } from '../../dedup/store.js';
 import { InvalidInputError, RuntimeFailure } from '../../errors.js';
 import { stateVerdict } from '../../dedup/state-guard.js';
-import type { KafkaClient } from '../../kafka/client.js';
-import { createProducer, produce } from '../../kafka/producer.js';
-import { readRange, topicRange } from '../../kafka/range-reader.js';
+import type { KafkaPort } from '../../kafka/port.js';
+import { produce } from '../../kafka/producer.js';
+import { topicRange } from '../../kafka/range-reader.js';
 import { withCarried, type ConsumedRecord, type OutgoingRecord } from '../../kafka/records.js';
 import { createLogger } from '../../observability/logger.js';
 import type { DeadLetterClass } from '../../runtime/dead-letter.js';
@@ -137,7 +137,7 @@ function oneLine(text: string | undefined): string {
  * Reads `plan.dlqTopic` up to its watermarks at the start and puts the selected dead letters
  * back (or, with `dryRun`, only lists them). `out` gets one line per selected record.
  */
-export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClient; redis: Redis }, options: ReplayOptions, out: (line: string) => void): Promise<ReplaySummary> {
+export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaPort; redis: Redis }, options: ReplayOptions, out: (line: string) => void): Promise<ReplaySummary> {
   const counts = { replayed: 0, alreadyDone: 0, notReplayable: 0, repeated: 0 };
   const range = await topicRange(clients.kafka, plan.dlqTopic, options.since);
   if (range === undefined) {
@@ -146,7 +146,7 @@ export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClien
   }
   const dedup = new DedupStore(clients.redis, plan.name, plan.dedup.ttlSeconds);
   const seen = new Set<string>();
-  const producer = options.dryRun ? undefined : await createProducer(clients.kafka);
+  const producer = options.dryRun ? undefined : await clients.kafka.producer();
   const handle = async (letters: readonly ConsumedRecord[]): Promise<void> => {
     const decided = letters.map((letter) => ({ letter, decision: decideReplay(letter, plan, options) }));
     const wanted = decided.flatMap(({ letter, decision }) => (decision.kind === 'replay' ? [{ letter, decision }] : []));
@@ -189,7 +189,7 @@ export async function replayDeadLetters(plan: Plan, clients: { kafka: KafkaClien
   };
 
   try {
-    await readRange(clients.kafka, plan.dlqTopic, range, handle, { purpose: 'flowyard-dlq-replay', ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }) });
+    await clients.kafka.readRange(plan.dlqTopic, range, handle, { purpose: 'flowyard-dlq-replay', ...(options.stallTimeoutMs !== undefined && { stallTimeoutMs: options.stallTimeoutMs }) });
     return counts;
   } finally {
     await producer?.disconnect();

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
-import { createKafkaClient } from '../../kafka/client.js';
-import { createProducer, produce } from '../../kafka/producer.js';
+import { createKafka } from '../../kafka/client.js';
+import { produce } from '../../kafka/producer.js';
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
 import { positiveInteger } from '../option-parsers.js';
@@ -19,8 +19,8 @@ export function register(program: Command): void {
       const env = loadEnv();
       const { plan } = await loadTopology(file);
       if (plan.source.format !== 'json') throw new InvalidInputError(`${file}: produce writes JSON samples; source format is ${plan.source.format}`);
-      const kafka = createKafkaClient(env.kafka, createLogger('warn'), 'produce');
-      const producer = await createProducer(kafka);
+      const kafka = await createKafka(env.kafka, createLogger('warn'), 'produce');
+      const producer = await kafka.producer();
       try {
         const { records } = sampleEvents(plan.source, { count: options.events, keys: options.keys });
         for (let i = 0; i < records.length; i += 500) await produce(producer, plan.source.topics[0]!, records.slice(i, i + 500));

@@ -102,7 +102,7 @@ export function register(program: Command): void {
       const logger = createLogger(env.logLevel);
       // Before any role starts, so the first write is traced; a bad OTEL_* value is exit 2 before anything connects.
       const tracing = startTracing(process.env, logger);
-      const shared = openSharedClients(env, logger);
+      const shared = await openSharedClients(env, logger);
       const readiness = readinessChecks(shared.kafka, shared.redis);
       const hosts = loaded.map(({ plan }) => new PlanHost(plan, shared, selection));
       // A shadow runs beside its live plan, in the same roles, with its own groups and dry-run destinations.

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
-import { createKafkaClient } from '../../kafka/client.js';
+import { createKafka } from '../../kafka/client.js';
 import { createLogger } from '../../observability/logger.js';
 import { readTopics } from '../../shadow/read.js';
 import { compare, renderHtml, renderMarkdown, renderText } from '../../shadow/report.js';
@@ -32,7 +32,7 @@ export function register(program: Command): void {
       if (plan.shadow === undefined) throw new InvalidInputError(`${file}: the topology has no shadow: section; add one and run it before a report`);
       const timeoutMs = parseDuration('--timeout', options.timeout);
       const env = loadEnv();
-      const kafka = createKafkaClient(env.kafka, createLogger(env.logLevel), 'shadow-report');
+      const kafka = await createKafka(env.kafka, createLogger(env.logLevel), 'shadow-report');
       const live = plan;
       const twin = plan.shadow;
       const topics = await readTopics(kafka, [live.completionsTopic, live.dlqTopic, twin.completionsTopic, twin.dlqTopic], timeoutMs);

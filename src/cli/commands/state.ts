@@ -9,7 +9,7 @@ import type { EpochVerdict } from '../../dedup/epoch.js';
 import { rebuildFromCompletions, type RebuildSummary } from '../../dedup/rebuild.js';
 import { epochKey, newEpoch, stateVerdict } from '../../dedup/state-guard.js';
 import { RuntimeFailure } from '../../errors.js';
-import type { KafkaClient } from '../../kafka/client.js';
+import type { KafkaPort } from '../../kafka/port.js';
 import { createLogger } from '../../observability/logger.js';
 import type { Redis } from '../../redis/connection.js';
 import { closeSharedClients, createSharedClients } from '../../runtime/shared.js';
@@ -18,7 +18,7 @@ import type { Plan } from '../../topology/plan.js';
 import { parseSince } from './dlq.js';
 
 interface Clients {
-  readonly kafka: KafkaClient;
+  readonly kafka: KafkaPort;
   readonly redis: Redis;
 }
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { loadEnv } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
-import { createKafkaClient } from '../../kafka/client.js';
+import { createKafka } from '../../kafka/client.js';
+import type { KafkaPort } from '../../kafka/port.js';
 import { ensureTopics, type EnsureTopicsResult } from '../../kafka/topics.js';
 import { createLogger } from '../../observability/logger.js';
 import { loadTopology } from '../../topology/load.js';
@@ -17,7 +18,7 @@ import type { Plan, TopicPurpose } from '../../topology/plan.js';
  * partitions than the plan needs: adding partitions would move keys and break per-key order,
  * so that stays a human decision.
  */
-export async function createPlanTopics(plan: Plan, kafka: ReturnType<typeof createKafkaClient>, replicationFactor?: number): Promise<EnsureTopicsResult> {
+export async function createPlanTopics(plan: Plan, kafka: KafkaPort, replicationFactor?: number): Promise<EnsureTopicsResult> {
   const config = await derivedTopicConfig(plan, kafka);
   return ensureTopics(
     kafka,
@@ -53,7 +54,7 @@ const HEADROOM_BYTES = 64 * 1024;
  * inputs, the DLQ, the completions and the sequencer output all carry the value as it came plus
  * headers. Only topics created now get it; existing ones are left as they are.
  */
-async function derivedTopicConfig(plan: Plan, kafka: ReturnType<typeof createKafkaClient>): Promise<Map<TopicPurpose, Record<string, string>>> {
+async function derivedTopicConfig(plan: Plan, kafka: KafkaPort): Promise<Map<TopicPurpose, Record<string, string>>> {
   const limits = await maxMessageBytes(kafka, plan.source.topics);
   const own = [...limits.values()].filter((l) => l.own).map((l) => l.bytes);
   if (own.length === 0) return new Map();
@@ -79,7 +80,7 @@ export function register(program: Command): void {
       const env = loadEnv();
       const { plan } = await loadTopology(file);
       const logger = createLogger(env.logLevel === 'info' ? 'warn' : env.logLevel);
-      const result = await createPlanTopics(plan, createKafkaClient(env.kafka, logger, 'topics'), options.replicationFactor);
+      const result = await createPlanTopics(plan, await createKafka(env.kafka, logger, 'topics'), options.replicationFactor);
       for (const name of result.created) process.stdout.write(`created  ${name}\n`);
       for (const name of result.existing) process.stdout.write(`exists   ${name}\n`);
       process.stdout.write(`plan ${plan.id}: ${result.created.length} created, ${result.existing.length} already existed\n`);

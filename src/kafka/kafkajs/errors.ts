@@ -19,8 +19,8 @@ export function isMessageTooLarge(error: unknown, depth = 0): boolean {
  * leader election that outlasted kafkajs' retries would dead-letter good events. Errors
  * non-retriable at their root (authorisation, an invalid record) are the records' or the
  * configuration's: permanent, as is a refused SASL login or TLS handshake (the client module
- * turns those into an InvalidInputError naming the settings). An error without the flag (not
- * kafkajs', a socket's) is retriable.
+ * turns those into an InvalidInputError naming the settings; the other backends say the same).
+ * An error without the flag (not kafkajs', a socket's) is retriable.
  */
 export function classifyKafkajsError(error: unknown): KafkaErrorKind {
   if (isMessageTooLarge(error)) return 'too-large';

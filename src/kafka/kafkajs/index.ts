@@ -5,12 +5,12 @@
 import kafkajs, { type Admin, type Producer, type Transaction } from 'kafkajs';
 import type { KafkaConnection } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
-import { createKafkaClient, type KafkaClient } from '../client.js';
-import { BatchConsumer } from '../consumer.js';
-import { chunkByBytes, createProducer } from '../producer.js';
-import { readRange } from '../range-reader.js';
 import type { ConsumedRecord, OutgoingRecord } from '../records.js';
-import { tailTopics } from '../tail.js';
+import { createKafkaClient, type KafkaClient } from './client.js';
+import { BatchConsumer } from './consumer.js';
+import { chunkByBytes, createProducer } from './producer.js';
+import { readRange } from './range-reader.js';
+import { tailTopics } from './tail.js';
 import type {
   CommittedOffset,
   GroupConsumer,

@@ -4,9 +4,9 @@
  * (byte-exact; flowyard's `fy-*` win). Idempotent producer (acks=all), so broker
  * retries never duplicate; a redelivered event is stopped earlier by the worker's done-key.
  */
-import type { Producer } from 'kafkajs';
 import { RuntimeFailure } from '../../errors.js';
-import { createProducer, produce } from '../../kafka/producer.js';
+import type { KafkaErrorKind, KafkaProducer } from '../../kafka/port.js';
+import { produce } from '../../kafka/producer.js';
 import { withCarried } from '../../kafka/records.js';
 import { missingTopics } from '../../kafka/topics.js';
 import type { SinkConfig } from '../../topology/plan.js';
@@ -17,10 +17,10 @@ import type { KafkaSinkConfig } from './config.js';
 
 export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink {
   const { topic } = config as KafkaSinkConfig;
-  let producer: Producer | undefined;
+  let producer: KafkaProducer | undefined;
   return {
     async start() {
-      // A missing topic would fail every write after kafkajs' metadata retries; say so at start,
+      // A missing topic would fail every write after the client's metadata retries; say so at start,
       // as the postgres sink does for a missing table (auto-creation is off on flowyard's brokers).
       let missing: string[];
       try {
@@ -31,7 +31,7 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
       if (missing.length > 0) {
         throw new RuntimeFailure(`kafka sink of destination ${context.destination}: topic ${topic} does not exist; create it with \`flowyard topics create <topology file>\``);
       }
-      producer = await createProducer(context.kafka);
+      producer = await context.kafka.producer();
     },
     async write(record: SinkRecord, signal: AbortSignal) {
       if (producer === undefined) throw new Error('kafka sink written before start()');
@@ -42,7 +42,7 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
         await untilAborted(produce(producer, topic, [{ key: record.key, value: record.value, headers: record.headers, ...withCarried(record.carriedHeaders) }]), signal);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        throw new SinkError(`produce to ${topic} failed: ${(error as Error).message}`, produceErrorKind(error), { cause: error });
+        throw new SinkError(`produce to ${topic} failed: ${(error as Error).message}`, produceErrorKind(context.kafka.classify(error)), { cause: error });
       }
     },
     async close() {
@@ -53,17 +53,12 @@ export function createKafkaSink(config: SinkConfig, context: SinkContext): Sink 
 }
 
 /**
- * Whether another attempt can help, from the kafkajs error's `retriable` flag at its root.
- * kafkajs wraps the last error of its own retries in KafkaJSNumberOfRetriesExceeded, which is
- * marked non-retriable: read through it, or a broker that stayed unreachable or a leader
- * election that outlasted kafkajs' retries would dead-letter good events. Errors non-retriable
- * at their root (MESSAGE_TOO_LARGE, authorisation, an invalid record) are the event's or the
- * config's: permanent.
+ * Whether another attempt can help: the port's kind of the produce error. A record too large for
+ * the topic never fits, so it is permanent for the event (dead-lettered), as is any error the
+ * port calls permanent (authorisation, an invalid record); a broker that stayed unreachable or a
+ * leader election that outlasted the client's retries is retriable, so good events are not
+ * dead-lettered.
  */
-export function produceErrorKind(error: unknown): 'retriable' | 'permanent' {
-  let root = error as { name?: unknown; retriable?: unknown; cause?: unknown } | undefined;
-  while (root?.name === 'KafkaJSNumberOfRetriesExceeded' && typeof root.cause === 'object' && root.cause !== null) {
-    root = root.cause as typeof root;
-  }
-  return root?.retriable === false ? 'permanent' : 'retriable';
+export function produceErrorKind(kind: KafkaErrorKind): 'retriable' | 'permanent' {
+  return kind === 'retriable' ? 'retriable' : 'permanent';
 }

@@ -25,7 +25,7 @@ const example = fileURLToPath(new URL('../../../topologies/orders-demo.yaml', im
 
 /** Every record on `topic` (this test's own) as `fy-event-id`s, read from the start to its end: the demo has finished writing it. */
 async function eventIdsOn(topic: string): Promise<string[]> {
-  return (await readToHighWatermark(testKafka('demo-test'), [topic])).map((record) => record.headers['fy-event-id'] ?? '');
+  return (await readToHighWatermark(await testKafka('demo-test'), [topic])).map((record) => record.headers['fy-event-id'] ?? '');
 }
 
 test('the demo writes every event once to the PostgreSQL ledger, the Redis cache, the webhook and the archive topic, and reads them back', async () => {

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DedupStore } from '../../../src/dedup/store.js';
-import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { produce } from '../../../src/kafka/producer.js';
 import { Worker } from '../../../src/runtime/worker.js';
 import { toHeaders } from '../../../src/runtime/headers.js';
 import { createJsonDecoder } from '../../../src/schema/json.js';
@@ -51,7 +51,7 @@ destinations:
   const worker = new Worker(context, destination, sink, createJsonDecoder(), { maxBuffered: MAX_BUFFERED });
 
   const { records, eventIds } = pipeline.samples(BACKLOG, 10_000);
-  const producer = await createProducer(shared.kafka);
+  const producer = await shared.kafka.producer();
   const ingestedAt = Date.now();
   const copies = records.map((record, index) => ({
     key: record.key,

@@ -11,7 +11,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tailTopics } from '../../../src/kafka/tail.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { spawnCli } from '../../helpers/cli.js';
 import { eventually, freePort, PrivateRedis } from '../../helpers/servers.js';
@@ -53,7 +52,7 @@ destinations:
   writeFileSync(file, pipeline.yaml);
   const sinkTopic = `${pipeline.runId}.ledger`;
   const seen = new Set<string>();
-  const tail = await tailTopics(pipeline.shared.kafka, [sinkTopic], (record) => seen.add(record.headers[HEADER.eventId] ?? ''));
+  const tail = await pipeline.shared.kafka.tail([sinkTopic], (record) => seen.add(record.headers[HEADER.eventId] ?? ''));
   let worker: ChildProcess | undefined;
   try {
     await pipeline.startWith(['router']);

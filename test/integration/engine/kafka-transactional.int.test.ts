@@ -8,11 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
-import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { produce } from '../../../src/kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../../../src/kafka/records.js';
 import { HEADER, toHeaders } from '../../../src/runtime/headers.js';
 import { eventually } from '../../helpers/servers.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 import { HttpReceiver, answer } from '../sinks/http-receiver.js';
 import { exactlyOnce, readCommitted } from '../../helpers/read-committed.js';
 
@@ -50,7 +51,7 @@ destinations:
     // A copy of an already written event lands on the root's input topic again (a second routing).
     const ledger = await readCommitted(pipeline.shared.kafka, `${pipeline.runId}.ledger`);
     const again: OutgoingRecord[] = ledger.slice(0, 50).map((r) => ({ key: r.key, value: r.value, headers: r.headers }));
-    const producer = await createProducer(pipeline.shared.kafka);
+    const producer = await pipeline.shared.kafka.producer();
     await produce(producer, pipeline.plan.destinations.find((d) => d.name === 'ledger')!.inputTopic, again);
     await producer.disconnect();
     const answered = () => pipeline.completions.filter((c) => c.destination === 'ledger').length >= eventIds.length + again.length;
@@ -118,7 +119,7 @@ destinations:
     let fenced = 0;
     while (pipeline.finished('ledger') < eventIds.length && fenced < 6) {
       await eventually(() => pipeline.finished('ledger') >= (fenced + 1) * 300, 60_000, 10);
-      const zombie = pipeline.shared.kafka.producer({ transactionalId: `${ledger.group}/${ledger.inputTopic}/${fenced % 2}`, idempotent: true, maxInFlightRequests: 1 });
+      const zombie = outsideKafka('zombie').producer({ transactionalId: `${ledger.group}/${ledger.inputTopic}/${fenced % 2}`, idempotent: true, maxInFlightRequests: 1 });
       await zombie.connect();
       const transaction = await zombie.transaction();
       await transaction.abort();
@@ -147,11 +148,12 @@ destinations:
 `);
   const ledger = pipeline.plan.destinations[0]!;
   const sinkTopic = `${pipeline.runId}.ledger`;
-  const admin = pipeline.shared.kafka.admin();
+  // An operator's admin tool changes the topic configs.
+  const admin = outsideKafka('limits').admin();
   await admin.connect();
   const setLimit = (topic: string, bytes: number) =>
     admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] }] });
-  const producer = await createProducer(pipeline.shared.kafka);
+  const producer = await pipeline.shared.kafka.producer();
   try {
     // The worker's input allows big records (as `topics create` gives it the source's limit); the sink topic keeps 1 MiB.
     await setLimit(ledger.inputTopic, 4 * 1024 * 1024);
@@ -240,7 +242,8 @@ destinations:
   - name: ledger
     sink: { type: kafka, topic: '{name}.ledger' }
 `);
-  const admin = pipeline.shared.kafka.admin();
+  // An operator deletes the sink topic with an admin tool of their own.
+  const admin = outsideKafka('delete').admin();
   await admin.connect();
   try {
     const sinkTopic = `${pipeline.runId}.ledger`;

@@ -17,7 +17,7 @@ import type { OutgoingRecord } from '../../../src/kafka/records.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { exactlyOnce, readCommitted } from '../../helpers/read-committed.js';
 import { planGroups, untilDrained } from '../../helpers/read-topic.js';
-import { testKafka } from '../../helpers/servers.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 
 const TOPOLOGY = `
 source: { topic: '{name}.events', key: customerId, id: eventId }
@@ -102,7 +102,8 @@ test('a batch refused as too large does not hold, lose or repeat the events of t
 });
 
 async function limitRecords(topic: string, bytes: number): Promise<void> {
-  const admin = testKafka('router-transactions-admin').admin();
+  // An operator's admin tool sets the topic config.
+  const admin = outsideKafka('router-transactions-admin').admin();
   await admin.connect();
   try {
     await admin.alterConfigs({

@@ -23,7 +23,8 @@ import type { OutgoingRecord } from '../../../src/kafka/records.js';
 import { SinkError } from '../../../src/sinks/sink.js';
 import { TestPipeline, checkExactlyOnceInOrder } from '../../helpers/pipeline.js';
 import { SequencedOutput, checkSequenced } from '../../helpers/sequencer.js';
-import { eventually, testKafka } from '../../helpers/servers.js';
+import { eventually } from '../../helpers/servers.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 
 /** The hand-made limit of the topic under test: well under the event, well over a sample event. */
 const SMALL_LIMIT = 100 * 1024;
@@ -43,7 +44,8 @@ function bigEvent(runId: string): { record: OutgoingRecord; eventId: string; val
 }
 
 async function limitTopics(limits: Record<string, number>): Promise<void> {
-  const admin = testKafka('oversized-steps-admin').admin();
+  // An operator's admin tool sets the topic configs.
+  const admin = outsideKafka('oversized-steps-admin').admin();
   await admin.connect();
   try {
     await admin.alterConfigs({

@@ -14,7 +14,8 @@ import kafkajs from 'kafkajs';
 import { maxMessageBytes } from '../../../src/kafka/message-size.js';
 import type { OutgoingRecord } from '../../../src/kafka/records.js';
 import { TestPipeline, checkExactlyOnceInOrder } from '../../helpers/pipeline.js';
-import { eventually, testKafka, uniqueName } from '../../helpers/servers.js';
+import { eventually, uniqueName } from '../../helpers/servers.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 
 const SOURCE_MAX_BYTES = 4 * 1024 * 1024;
 const BIG_BYTES = 2 * 1024 * 1024;
@@ -38,7 +39,8 @@ function bigEvent(runId: string, bytes: number): { record: OutgoingRecord; event
 }
 
 async function allowLargeRecords(topic: string): Promise<void> {
-  const admin = testKafka('oversized-admin').admin();
+  // An operator's admin tool sets the topic configs.
+  const admin = outsideKafka('oversized-admin').admin();
   await admin.connect();
   try {
     await admin.alterConfigs({
@@ -88,7 +90,8 @@ test('a 2 MiB event the derived topics cannot take is dead-lettered (class overs
 
 test('topics create gives the derived topics it creates the source\'s max.message.bytes, and a 2 MiB event then reaches every destination whole', async () => {
   const source = `${uniqueName('it-src')}.events`;
-  const admin = testKafka('oversized-topics').admin();
+  // An operator's admin tool sets the topic configs.
+  const admin = outsideKafka('oversized-topics').admin();
   await admin.connect();
   try {
     await admin.createTopics({

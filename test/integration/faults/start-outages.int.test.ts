@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
-import { tailTopics } from '../../../src/kafka/tail.js';
 import { bin, repo, requireBuild, spawnCli } from '../../helpers/cli.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { PrivatePostgres } from '../../helpers/private-postgres.js';
@@ -94,7 +93,7 @@ destinations:
 `);
   const routed: ConsumedRecord[] = [];
   const ledgerInput = pipeline.plan.destinations[0]!.inputTopic;
-  const tail = await tailTopics(pipeline.shared.kafka, [ledgerInput], (record) => routed.push(record));
+  const tail = await pipeline.shared.kafka.tail([ledgerInput], (record) => routed.push(record));
   const run = new RunningCli([topologyFile(dir, pipeline.yaml), '--roles', 'router'], { REDIS_URL: redis.url });
   try {
     const waiting = await run.until(/^waiting for Redis at 127\.0\.0\.1:\d+: /);

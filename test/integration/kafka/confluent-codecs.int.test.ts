@@ -4,7 +4,7 @@
  * snappy framing included) reads it, and reads what the kafkajs backend wrote with each.
  */
 import { createKafka } from '../../../src/kafka/client.js';
-import { COMPRESSIONS } from '../../../src/kafka/codecs.js';
+import { COMPRESSIONS } from '../../../src/kafka/compression.js';
 import type { KafkaPort } from '../../../src/kafka/port.js';
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
 import { testEnv, testLogger, uniqueName } from '../../helpers/servers.js';

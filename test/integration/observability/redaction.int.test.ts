@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis as IORedis } from 'ioredis';
 import { createPlanTopics } from '../../../src/cli/commands/topics.js';
-import { createKafkaClient, type KafkaClient } from '../../../src/kafka/client.js';
+import { createKafka } from '../../../src/kafka/client.js';
+import type { KafkaPort } from '../../../src/kafka/port.js';
 import { parseTopology } from '../../../src/topology/load.js';
 import { PrivateRedis, eventually, freePort, testEnv, testLogger, uniqueName } from '../../helpers/servers.js';
 
@@ -68,7 +69,7 @@ class Receiver {
 const saslVars = { KAFKA_BROKERS: SASL_BROKER, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: KAFKA_USER, KAFKA_SASL_PASSWORD: KAFKA_PASSWORD };
 let redis: PrivateRedis;
 let receiver: Receiver;
-let kafka: KafkaClient;
+let kafka: KafkaPort;
 let dir: string;
 let child: ChildProcess | undefined;
 
@@ -81,7 +82,7 @@ beforeAll(async () => {
   await admin.config('SET', 'requirepass', REDIS_PASSWORD);
   admin.disconnect();
   receiver = new Receiver();
-  kafka = createKafkaClient(testEnv(saslVars).kafka, testLogger(), 'redaction-test');
+  kafka = await createKafka(testEnv(saslVars).kafka, testLogger(), 'redaction-test');
   dir = mkdtempSync(join(tmpdir(), 'flowyard-redaction-'));
 });
 
@@ -139,19 +140,18 @@ test('a run with secrets in config and payloads logs neither, and logs the event
   // JSON.parse quotes the start of what it could not parse: the secret is in the first characters.
   const notJsonSecret = randomBytes(4).toString('hex');
   const notJson = `s${notJsonSecret}=5500-0000`;
-  const producer = kafka.producer();
-  await producer.connect();
+  const producer = await kafka.producer();
   try {
-    await producer.send({
+    await producer.send([{
       topic: plan.source.topics[0]!,
-      messages: [
+      records: [
         ...ids.map((eventId, i) => ({
           key: `cust-${i % 3}`,
           value: JSON.stringify({ eventId, customerId: `cust-${i % 3}`, cardNumber: payloadValues[3 * i], password: payloadValues[3 * i + 1], address: { street: payloadValues[3 * i + 2] } }),
         })),
         { key: 'cust-x', value: notJson },
       ],
-    });
+    }]);
   } finally {
     await producer.disconnect();
   }

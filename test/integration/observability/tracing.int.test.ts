@@ -8,7 +8,7 @@
  */
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
-import { tailTopics, type Tail } from '../../../src/kafka/tail.js';
+import type { Tail } from '../../../src/kafka/port.js';
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { parseTraceparent } from '../../../src/observability/tracing.js';
@@ -43,7 +43,7 @@ destinations:
   let tail: Tail | undefined;
   try {
     const step2Input = pipeline.plan.destinations.find((d) => d.name === 's2')!.inputTopic;
-    tail = await tailTopics(pipeline.shared.kafka, [step2Input], (record) => intermediate.push(record));
+    tail = await pipeline.shared.kafka.tail([step2Input], (record) => intermediate.push(record));
     const { records, eventIds } = pipeline.samples(30, 6);
     // Each source record is the child of span 0x1000+i in trace 0xabc0...i; the last two arrive without a traceparent.
     const sources = new Map<string, string>();

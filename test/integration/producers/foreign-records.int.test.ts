@@ -14,6 +14,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { kcatProduce, kcatProduceFiles } from '../../helpers/outside-producers.js';
 import { eventually, uniqueName } from '../../helpers/servers.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -30,7 +31,8 @@ destinations:
 `);
   const sinkTopics = [`${pipeline.runId}.ledger`, `${pipeline.runId}.notify`];
   const received = new Map<string, KafkaMessage[]>();
-  const reader = pipeline.shared.kafka.consumer({ groupId: uniqueName('it-foreign-read') });
+  // A downstream system's own kafkajs consumer, seeing the headers as any Kafka client gets them.
+  const reader = outsideKafka('foreign-read').consumer({ groupId: uniqueName('it-foreign-read') });
   try {
     await pipeline.startWith(['router', 'worker']);
     await reader.connect();

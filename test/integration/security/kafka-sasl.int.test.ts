@@ -11,9 +11,10 @@ import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Env } from '../../../src/config/env.js';
 import { InvalidInputError } from '../../../src/errors.js';
-import { createKafkaClient } from '../../../src/kafka/client.js';
+import { createKafka } from '../../../src/kafka/client.js';
+import type { ConsumedRecord } from '../../../src/kafka/records.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { testEnv, uniqueName } from '../../helpers/servers.js';
+import { eventually, testEnv, uniqueName } from '../../helpers/servers.js';
 import { requireBuild, spawnCli } from '../../helpers/cli.js';
 
 /** Far longer than a refused login takes (~1 s); a command still running then hangs. */
@@ -56,28 +57,25 @@ beforeAll(async () => {
 describe.each(['scram-sha-512', 'scram-sha-256', 'plain'])('%s', (mechanism) => {
   test('the right password: create a topic, produce and consume a record; the password is not logged', async () => {
     const lines: string[] = [];
-    const kafka = createKafkaClient(saslEnv(mechanism, USER, PASSWORD).kafka, capturingLogger(lines), 'sasl-test');
+    const kafka = await createKafka(saslEnv(mechanism, USER, PASSWORD).kafka, capturingLogger(lines), 'sasl-test');
     const topic = uniqueName(`sasl-${mechanism}`);
     const admin = kafka.admin();
-    await admin.connect();
-    const producer = kafka.producer();
-    const consumer = kafka.consumer({ groupId: uniqueName('sasl-group') });
+    const received: ConsumedRecord[] = [];
+    const consumer = kafka.groupConsumer({ groupId: uniqueName('sasl-group'), topics: [topic], commitMode: 'after-batch', handleBatch: async (records) => void received.push(...records) });
     try {
-      expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })).toBe(true);
-      await producer.connect();
-      await producer.send({ topic, messages: [{ key: 'k1', value: `hello over ${mechanism}` }] });
-
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const received = new Promise<string>((resolve) => {
-        void consumer.run({ eachMessage: async ({ message }) => resolve(`${message.key?.toString()}=${message.value?.toString()}`) });
-      });
-      const timeout = new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no record consumed within 60 s')), 60_000).unref());
-      expect(await Promise.race([received, timeout])).toBe(`k1=hello over ${mechanism}`);
+      await admin.createTopics([{ name: topic, partitions: 1, replicationFactor: -1, config: {} }]);
+      const producer = await kafka.producer();
+      try {
+        await producer.send([{ topic, records: [{ key: 'k1', value: `hello over ${mechanism}` }] }]);
+      } finally {
+        await producer.disconnect();
+      }
+      await consumer.start();
+      expect(await eventually(() => received.length > 0, 60_000)).toBe(true);
+      expect(received.map((r) => `${r.key?.toString()}=${r.value?.toString()}`)).toEqual([`k1=hello over ${mechanism}`]);
     } finally {
+      consumer.stopFetching();
       await consumer.disconnect();
-      await producer.disconnect();
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
       await admin.disconnect();
     }
     expect(lines.join('')).not.toContain(PASSWORD);
@@ -88,18 +86,26 @@ describe.each(['scram-sha-512', 'scram-sha-256', 'plain'])('%s', (mechanism) => 
     ['an unknown user', 'nobody-here', PASSWORD],
   ])('%s: every client kind fails at connect naming the settings; nothing logs the password', async (_case, username, password) => {
     const lines: string[] = [];
-    const kafka = createKafkaClient(saslEnv(mechanism, username, password).kafka, capturingLogger(lines), 'sasl-test');
+    const kafka = await createKafka(saslEnv(mechanism, username, password).kafka, capturingLogger(lines), 'sasl-test');
     const upper = mechanism.toUpperCase().replace(/-/g, ' ').replace('SHA ', 'SHA'); // kafkajs' spelling: "SCRAM SHA512"
     const expected = new RegExp(
       `^environment: KAFKA_SASL_PASSWORD: Kafka at ${SASL_BROKER} refused SASL ${mechanism} authentication for KAFKA_SASL_USERNAME="${username}" ` +
         `\\(SASL ${upper} authentication failed: .*\\); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD \\(or KAFKA_SASL_PASSWORD_FILE\\) and KAFKA_SASL_MECHANISM$`,
     );
-    for (const client of [kafka.admin(), kafka.producer(), kafka.consumer({ groupId: uniqueName('sasl-group') })]) {
-      const error = await client.connect().then(
+    const admin = kafka.admin();
+    const consumer = kafka.groupConsumer({ groupId: uniqueName('sasl-group'), topics: ['any'], commitMode: 'after-batch', handleBatch: async () => undefined });
+    // Each client kind connects on its first use: an admin call, opening a producer, starting a group member.
+    const connects: [() => Promise<unknown>, () => Promise<void>][] = [
+      [() => admin.listTopics(), () => admin.disconnect()],
+      [() => kafka.producer(), async () => undefined],
+      [() => consumer.start(), () => consumer.disconnect()],
+    ];
+    for (const [connect, close] of connects) {
+      const error = await connect().then(
         () => undefined,
         (e: unknown) => e,
       );
-      await client.disconnect();
+      await close();
       expect(error).toBeInstanceOf(InvalidInputError);
       expect((error as Error).message).toMatch(expected);
     }
@@ -110,9 +116,9 @@ describe.each(['scram-sha-512', 'scram-sha-256', 'plain'])('%s', (mechanism) => 
 });
 
 test('SASL against the PLAINTEXT listener names KAFKA_SASL_MECHANISM and KAFKA_BROKERS', async () => {
-  const kafka = createKafkaClient(saslEnv('scram-sha-512', USER, PASSWORD, PLAIN_BROKERS).kafka, capturingLogger([]), 'sasl-test');
+  const kafka = await createKafka(saslEnv('scram-sha-512', USER, PASSWORD, PLAIN_BROKERS).kafka, capturingLogger([]), 'sasl-test');
   const admin = kafka.admin();
-  const error = await admin.connect().then(
+  const error = await admin.listTopics().then(
     () => undefined,
     (e: unknown) => e,
   );

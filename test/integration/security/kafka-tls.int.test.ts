@@ -16,9 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { InvalidInputError } from '../../../src/errors.js';
-import { createKafkaClient } from '../../../src/kafka/client.js';
+import { createKafka } from '../../../src/kafka/client.js';
+import type { ConsumedRecord } from '../../../src/kafka/records.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { testEnv, uniqueName } from '../../helpers/servers.js';
+import { eventually, testEnv, uniqueName } from '../../helpers/servers.js';
 import { repo, requireBuild, spawnCli } from '../../helpers/cli.js';
 import { issue, makeCa, type Ca, type Issued } from './tls-certs.js';
 
@@ -79,28 +80,25 @@ test.each([
   ['without a client certificate', undefined],
   ['with the client certificate infra/kafka.sh made', BROKER_CLIENT],
 ])('the broker CA, %s: create a topic, produce and consume a record', async (_case, client) => {
-  const kafka = createKafkaClient(testEnv(tlsVars(BROKER_CA, client)).kafka, silent(), 'tls-test');
+  const kafka = await createKafka(testEnv(tlsVars(BROKER_CA, client)).kafka, silent(), 'tls-test');
   const topic = uniqueName('tls');
   const admin = kafka.admin();
-  await admin.connect();
-  const producer = kafka.producer();
-  const consumer = kafka.consumer({ groupId: uniqueName('tls-group') });
+  const received: ConsumedRecord[] = [];
+  const consumer = kafka.groupConsumer({ groupId: uniqueName('tls-group'), topics: [topic], commitMode: 'after-batch', handleBatch: async (records) => void received.push(...records) });
   try {
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true })).toBe(true);
-    await producer.connect();
-    await producer.send({ topic, messages: [{ key: 'k1', value: 'hello over TLS' }] });
-
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const received = new Promise<string>((resolve) => {
-      void consumer.run({ eachMessage: async ({ message }) => resolve(`${message.key?.toString()}=${message.value?.toString()}`) });
-    });
-    const timeout = new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no record consumed within 60 s')), 60_000).unref());
-    expect(await Promise.race([received, timeout])).toBe('k1=hello over TLS');
+    await admin.createTopics([{ name: topic, partitions: 1, replicationFactor: -1, config: {} }]);
+    const producer = await kafka.producer();
+    try {
+      await producer.send([{ topic, records: [{ key: 'k1', value: 'hello over TLS' }] }]);
+    } finally {
+      await producer.disconnect();
+    }
+    await consumer.start();
+    expect(await eventually(() => received.length > 0, 60_000)).toBe(true);
+    expect(received.map((r) => `${r.key?.toString()}=${r.value?.toString()}`)).toEqual(['k1=hello over TLS']);
   } finally {
+    consumer.stopFetching();
     await consumer.disconnect();
-    await producer.disconnect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
   }
 });
@@ -137,14 +135,22 @@ const failures = [
 ] as const;
 
 test.each(failures)('%s: every client kind fails at connect, at once, naming the setting', async (_case, vars, expected) => {
-  const kafka = createKafkaClient(testEnv(vars()).kafka, silent(), 'tls-test');
-  for (const client of [kafka.admin(), kafka.producer(), kafka.consumer({ groupId: uniqueName('tls-group') })]) {
+  const kafka = await createKafka(testEnv(vars()).kafka, silent(), 'tls-test');
+  const admin = kafka.admin();
+  const consumer = kafka.groupConsumer({ groupId: uniqueName('tls-group'), topics: ['any'], commitMode: 'after-batch', handleBatch: async () => undefined });
+  // Each client kind connects on its first use: an admin call, opening a producer, starting a group member.
+  const connects: [() => Promise<unknown>, () => Promise<void>][] = [
+    [() => admin.listTopics(), () => admin.disconnect()],
+    [() => kafka.producer(), async () => undefined],
+    [() => consumer.start(), () => consumer.disconnect()],
+  ];
+  for (const [connect, close] of connects) {
     const started = Date.now();
-    const error = await client.connect().then(
+    const error = await connect().then(
       () => undefined,
       (e: unknown) => e,
     );
-    await client.disconnect();
+    await close();
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toBe(expected());
     expect(Date.now() - started).toBeLessThan(5_000); // kafkajs' own retries took about a minute

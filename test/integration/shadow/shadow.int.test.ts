@@ -11,7 +11,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleEvents } from '../../../src/cli/sample-events.js';
-import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { produce } from '../../../src/kafka/producer.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { readTopics } from '../../../src/shadow/read.js';
 import { parseTopology } from '../../../src/topology/load.js';
@@ -63,10 +63,10 @@ shadow:
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const kafka = testKafka();
+  const kafka = await testKafka();
   try {
     expect(await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 120_000, 500)).toBe(true);
-    const producer = await createProducer(kafka);
+    const producer = await kafka.producer();
     await produce(producer, `${name}.events`, records);
     await producer.disconnect();
 
@@ -166,9 +166,9 @@ shadow: { mode: ${shadowMode} }
   child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  const kafka = testKafka();
+  const kafka = await testKafka();
   const send = async (records: typeof first.records): Promise<void> => {
-    const producer = await createProducer(kafka);
+    const producer = await kafka.producer();
     await produce(producer, `${name}.events`, records);
     await producer.disconnect();
   };

@@ -25,6 +25,7 @@ import { HEADER } from '../../../src/runtime/headers.js';
 import { readToHighWatermark } from '../../helpers/read-topic.js';
 import { connectionsTo } from '../../helpers/sockets.js';
 import { eventually, freePort, PrivateRedis, testEnv, testKafka, uniqueName } from '../../helpers/servers.js';
+import { outsideKafka } from '../../helpers/outside-kafka.js';
 import { answer, HttpReceiver, type ReceivedRequest } from './http-receiver.js';
 import { noTimeout, rejectionOf, sinkContext, sinkRecord, timeoutAfter } from './sink-context.js';
 
@@ -70,9 +71,11 @@ interface Harness {
 
 // ---- kafka -------------------------------------------------------------------------------
 
+const kafka = await testKafka('conformance');
+
 function kafkaHarness(): Harness {
-  const kafka = testKafka('conformance');
-  const admin = kafka.admin();
+  // The broker as an operator's admin tool changes it (topics deleted and created under the sink), not through flowyard.
+  const admin = outsideKafka('conformance').admin();
   const topics: string[] = [];
   const brokerPort = Number(testEnv().kafka.brokers[0]!.split(':').pop());
   async function createTopic(topic: string, configEntries: { name: string; value: string }[] = []): Promise<void> {
@@ -114,7 +117,7 @@ function kafkaHarness(): Harness {
       return records.filter((record) => record.headers[HEADER.eventId] === eventId).length;
     },
     async hold(config) {
-      // Without its topic, a produce waits in kafkajs' metadata retries until the topic is back.
+      // Without its topic, a produce waits in the client's metadata retries until the topic is back.
       await deleteTopic(config.topic as string);
       return { inFlight: async () => undefined, release: () => recreate(config.topic as string) };
     },

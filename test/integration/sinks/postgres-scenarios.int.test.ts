@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { produce } from '../../../src/kafka/producer.js';
 import type { Role } from '../../../src/runtime/role.js';
 import { createRoles } from '../../../src/runtime/roles.js';
 import type { PostgresSinkConfig } from '../../../src/sinks/postgres/config.js';
@@ -177,7 +177,7 @@ class SteadyProducer {
   }
 
   private async loop(): Promise<void> {
-    const producer = await createProducer(this.pipeline.shared.kafka);
+    const producer = await this.pipeline.shared.kafka.producer();
     const topic = this.pipeline.plan.source.topics[0]!;
     try {
       for (let i = 0; i < this.records.records.length && !this.stopped; i += this.chunk) {

@@ -7,13 +7,15 @@ import type { SinkRecord } from '../../../src/sinks/sink.js';
 import { TimeoutError } from '../../../src/resilience/error-class.js';
 import { testEnv, testKafka, testLogger, uniqueName } from '../../helpers/servers.js';
 
+/** Not used by the http, redis and postgres sinks; the port's clients connect when used, so building it costs no I/O. */
+const kafka = await testKafka('sink-test');
+
 export function sinkContext(overrides: Partial<SinkContext> = {}): SinkContext {
   return {
     destination: uniqueName('dest'),
     concurrency: 4,
     timeoutMs: 5_000,
-    // Not used by these sinks; the client connects lazily, so building it costs no I/O.
-    kafka: testKafka('sink-test'),
+    kafka,
     env: testEnv(),
     logger: testLogger(),
     ...overrides,

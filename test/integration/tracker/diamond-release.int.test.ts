@@ -5,7 +5,6 @@
  * past the last verdict, so a late second release is caught, not just a prompt one.
  */
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
-import { tailTopics } from '../../../src/kafka/tail.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { TestPipeline, checkExactlyOnceInOrder } from '../../helpers/pipeline.js';
 import { eventually } from '../../helpers/servers.js';
@@ -23,7 +22,7 @@ destinations:
 `);
   const d = pipeline.plan.destinations.find((x) => x.name === 'd')!;
   const releases: ConsumedRecord[] = [];
-  const tail = await tailTopics(pipeline.shared.kafka, [d.inputTopic], (record) => releases.push(record));
+  const tail = await pipeline.shared.kafka.tail([d.inputTopic], (record) => releases.push(record));
   try {
     expect(d.releasedBy).toBe('tracker');
     const events = 300;

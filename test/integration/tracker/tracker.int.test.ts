@@ -4,7 +4,7 @@
  * first, fan-out all), and a compensation that fails for good dead-lettered as `compensation`;
  * records of a kind it does not know on the completions topic are skipped by their `fy-kind`.
  */
-import { createProducer, produce } from '../../../src/kafka/producer.js';
+import { produce } from '../../../src/kafka/producer.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { HEADER } from '../../../src/runtime/headers.js';
 import { SinkError } from '../../../src/sinks/sink.js';
@@ -154,7 +154,7 @@ destinations:
   try {
     const { records, eventIds } = pipeline.samples(60, 6);
     const foreign = (i: number) => ({ key: `customer-${i % 6}`, value: Buffer.from(`\u0000 not json {${i}`), headers: { [HEADER.kind]: 'audit', [HEADER.eventId]: eventIds[i]! } });
-    const producer = await createProducer(pipeline.shared.kafka);
+    const producer = await pipeline.shared.kafka.producer();
     try {
       await produce(producer, pipeline.plan.completionsTopic, Array.from({ length: 10 }, (_, i) => foreign(i)));
       await pipeline.start([...ROLES]);

@@ -1,4 +1,4 @@
-import { assignBySubscription } from '../../../src/kafka/assigner.js';
+import { assignBySubscription } from '../../../src/kafka/assignment.js';
 
 describe('assignBySubscription', () => {
   test('a topic goes only to the members that subscribed to it', () => {

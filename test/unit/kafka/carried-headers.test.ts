@@ -4,8 +4,9 @@
  * every value; and on the way out flowyard's headers and the carried ones merge with the
  * carried bytes winning only for names flowyard does not set.
  */
-import { carriedHeaders, toConsumedRecord } from '../../../src/kafka/records.js';
-import { toMessages } from '../../../src/kafka/producer.js';
+import { carriedHeaders } from '../../../src/kafka/records.js';
+import { toMessages } from '../../../src/kafka/kafkajs/producer.js';
+import { toConsumedRecord } from '../../../src/kafka/kafkajs/records.js';
 import { deadLetterRecord } from '../../../src/runtime/dead-letter.js';
 
 const binary = Buffer.from([0xff, 0x00, 0xfe]);

@@ -1,5 +1,5 @@
 /** Requests stay under the broker's message.max.bytes: a router batch of 1 MiB copied to 3 topics must not become one refused request. */
-import { MAX_REQUEST_BYTES, chunkByBytes } from '../../../src/kafka/producer.js';
+import { MAX_REQUEST_BYTES, chunkByBytes } from '../../../src/kafka/kafkajs/producer.js';
 
 const record = (bytes: number, n: number) => ({ key: `k${n}`, value: Buffer.alloc(bytes, n % 256) });
 

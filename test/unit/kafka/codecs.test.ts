@@ -7,7 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
-import { codecName, COMPRESSIONS, compressionType, onUnreadableBatches, registerCodecs, type UnreadableBatch } from '../../../src/kafka/codecs.js';
+import { COMPRESSIONS } from '../../../src/kafka/compression.js';
+import { codecName, compressionType, onUnreadableBatches, registerCodecs, type UnreadableBatch } from '../../../src/kafka/kafkajs/codecs.js';
 
 const require = createRequire(import.meta.url);
 type Encoder = { buffer: Buffer };

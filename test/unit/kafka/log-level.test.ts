@@ -1,5 +1,5 @@
 import kafkajs from 'kafkajs';
-import { kafkaLogLevel } from '../../../src/kafka/client.js';
+import { kafkaLogLevel } from '../../../src/kafka/kafkajs/client.js';
 
 const { logLevel } = kafkajs;
 

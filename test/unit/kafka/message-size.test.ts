@@ -3,7 +3,8 @@
  * a broker refusal is recognised however kafkajs wraps it; a dead letter too large for its
  * topic keeps the start of its value and records the original size, one that fits is untouched.
  */
-import { estimateRecordBytes, isMessageTooLarge } from '../../../src/kafka/message-size.js';
+import { estimateRecordBytes } from '../../../src/kafka/message-size.js';
+import { isMessageTooLarge } from '../../../src/kafka/kafkajs/errors.js';
 import { fitDeadLetter } from '../../../src/runtime/dead-letter.js';
 
 test('the estimate counts key, value and every header name and value, plus framing', () => {

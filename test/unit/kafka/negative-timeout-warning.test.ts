@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const filterModule = pathToFileURL(resolve('src/kafka/negative-timeout-warning.ts')).href;
+const filterModule = pathToFileURL(resolve('src/kafka/kafkajs/negative-timeout-warning.ts')).href;
 
 /** A module at the path kafkajs' request queue has, scheduling a timeout as kafkajs does. */
 function fakeRequestQueueModule(): string {

@@ -14,16 +14,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import kafkajs from 'kafkajs';
+import { COMPRESSIONS, type Compression } from '../compression.js';
 
 const { CompressionTypes, CompressionCodecs } = kafkajs;
 const require = createRequire(import.meta.url);
 
-/** What `KAFKA_COMPRESSION` accepts; the names Kafka's own `compression.type` uses. */
-export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
-export type Compression = (typeof COMPRESSIONS)[number];
-
-/** Chosen by bench/compression.mjs on the project's box; bench/README.md has the figures. */
-export const DEFAULT_COMPRESSION: Compression = 'lz4';
 
 /** Kafka's codec ids (the low three bits of a record batch's attributes). */
 const CODEC_IDS: Readonly<Record<Compression, number>> = {

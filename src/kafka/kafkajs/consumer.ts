@@ -1,78 +1,30 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { Logger } from '../../observability/logger.js';
+import { AbandonedError, sleep } from '../../resilience/abort.js';
+import { retryForever } from '../../resilience/retry.js';
+import type { BatchControls, GroupConsumer, GroupConsumerOptions, TopicPartitions } from '../port.js';
+import { nextOffset, type TopicPartitionOffset } from '../records.js';
 import { subscriptionAwareAssigner } from './assigner.js';
 import type { KafkaClient } from './client.js';
 import { describeUnreadable, onUnreadableBatches, type UnreadableBatch } from './codecs.js';
-import { nextOffset, toConsumedRecord, type ConsumedRecord, type TopicPartitionOffset } from './records.js';
-import type { Logger } from '../observability/logger.js';
-import { AbandonedError, sleep } from '../resilience/abort.js';
-import { retryForever } from '../resilience/retry.js';
-
-export interface TopicPartitions {
-  readonly topic: string;
-  readonly partitions: readonly number[];
-}
-
-/** What a batch handler can do besides processing records. */
-export interface BatchControls {
-  /** Keeps the group membership alive during long batches. */
-  heartbeat(): Promise<void>;
-  /** False once shutdown started: finish what is in hand, start nothing new. */
-  isRunning(): boolean;
-  /**
-   * The last offset the fetched batch covers: past the last record when the batch ends in
-   * transaction markers. A transactional owner commits `nextOffset(lastOffset())` so a drained
-   * partition shows lag 0.
-   */
-  lastOffset(): string;
-}
+import { toConsumedRecord } from './records.js';
 
 /** Pause before rejoining after a crash kafkajs does not restart from: long enough not to spin on a broker that keeps failing. */
 const RESTART_AFTER_CRASH_MS = 2_000;
 /** Waits between failed rejoins. */
 const RESTART_BACKOFF = { initialDelayMs: RESTART_AFTER_CRASH_MS, maxDelayMs: 30_000 } as const;
 
-export interface BatchConsumerOptions {
+export interface BatchConsumerOptions extends GroupConsumerOptions {
   readonly kafka: KafkaClient;
-  readonly groupId: string;
-  readonly topics: readonly string[];
   readonly logger: Logger;
-  /**
-   * `after-batch`: the handler finishes the batch before returning; its offsets are then
-   * committed (at-least-once: a crash re-delivers at most the batch in flight).
-   * `manual`: the handler only takes the records in hand (the fetch position advances);
-   * the owner commits with `commit()` once work is really done, e.g. up to the lowest
-   * unfinished offset, or inside a transaction with `sendOffsets`.
-   */
-  readonly commitMode: 'after-batch' | 'manual';
-  /** Records of ONE topic-partition, in offset order. */
-  readonly handleBatch: (records: readonly ConsumedRecord[], controls: BatchControls) => Promise<void>;
-  /** Where a group with no committed offset starts; default earliest (nothing is skipped). */
-  readonly fromBeginning?: boolean;
-  readonly sessionTimeoutMs?: number;
-  readonly maxBytesPerPartition?: number;
-  /**
-   * Partitions whose batches are handled at the same time (default 1). Batches of one
-   * partition are always handled one after another, in offset order.
-   */
-  readonly partitionsConsumedConcurrently?: number;
-  /** Called with the partitions this member owns after every rebalance. */
-  readonly onAssignment?: (assignment: readonly TopicPartitions[]) => void;
-  /**
-   * Offsets `first`..`last` of a partition were consumed but hold no record for the owner
-   * (transaction markers). An owner committing record by record commits past them through
-   * this, so a drained partition of a transactional topic shows lag 0, not 1.
-   */
-  readonly onSkipped?: (topic: string, partition: number, first: string, last: string) => void;
 }
 
-/**
- * A consumer-group member that hands records to a handler batch by batch, with explicit
- * commits, pause/resume per partition, and a graceful stop: stop fetching, let the
- * owner finish in-flight work and commit, then leave the group.
- */
-export class BatchConsumer {
+/** The kafkajs GroupConsumer (port.ts says what it promises). */
+export class BatchConsumer implements GroupConsumer {
   private readonly consumer: Consumer;
   private running = false;
+  /** kafkajs' run() was called: before it (and after disconnect) kafkajs refuses pause(). */
+  private ran = false;
   /** disconnect() was called: nothing may start or restart the consumer after it. */
   private stopped = false;
   /** The start() in progress: disconnect() waits for it, else kafkajs would finish joining after the stop and run on. */
@@ -151,6 +103,7 @@ export class BatchConsumer {
           partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
           eachBatch: (payload) => this.onBatch(payload),
         });
+        this.ran = true;
       },
     );
   }
@@ -256,7 +209,8 @@ export class BatchConsumer {
   /** Stops fetching new batches; the current batch handler may still finish. */
   stopFetching(): void {
     this.running = false;
-    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+    // Not started, or already disconnected: nothing is fetching.
+    if (this.ran && !this.stopped) this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
   }
 
   /** Leaves the group and closes connections; call after the final commit. */
