@@ -7,12 +7,9 @@ import { AuthenticationError, compressionsAlgorithms, GenericError, type BaseOpt
 import type { KafkaConnection, KafkaSasl, TlsFiles } from '../../config/env.js';
 import { diagnoseTls, tlsOptions } from '../../config/tls-check.js';
 import { InvalidInputError } from '../../errors.js';
+import { DEFAULT_COMPRESSION, type Compression } from '../compression.js';
 import type { KafkaErrorKind } from '../port.js';
 
-type Compression = NonNullable<KafkaConnection['compression']>;
-
-/** What flowyard writes when KAFKA_COMPRESSION is unset; the kafkajs backend's default (bench/README.md). */
-export const DEFAULT_COMPRESSION: Compression = 'lz4';
 
 const SASL_MECHANISMS: Readonly<Record<KafkaSasl['mechanism'], SASLMechanismValue>> = {
   plain: 'PLAIN',
