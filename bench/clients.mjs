@@ -15,6 +15,7 @@
  * Usage: `make bench-clients` (builds, needs the local Kafka of infra/kafka.sh).
  *   BENCH_CLIENTS=kafkajs,confluent BENCH_CLIENTS_EVENTS=20000 node bench/clients.mjs
  */
+import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import console from 'node:console';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import process from 'node:process';
+import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 import { loadEnv } from '../dist/config/env.js';
 import { createKafka } from '../dist/kafka/client.js';
