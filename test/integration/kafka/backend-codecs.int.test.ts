@@ -1,21 +1,23 @@
 /**
- * The platformatic backend and record-batch compression, against the real broker: it writes
- * every KAFKA_COMPRESSION codec (the batch on the broker carries that codec's id) so that the
- * kafkajs backend reads it, and reads what the kafkajs backend wrote with each, in-process
- * (node:zlib for gzip and zstd, the library's WebAssembly for snappy and lz4).
+ * Record-batch compression across the Kafka backends, against the real broker: each backend
+ * other than kafkajs writes every KAFKA_COMPRESSION codec (the batch on the broker carries that
+ * codec's id) so that the kafkajs backend (flowyard's codecs, Java's snappy framing included)
+ * reads it, and reads what the kafkajs backend wrote with each. confluent compresses in
+ * librdkafka; platformatic in-process (node:zlib for gzip and zstd, WebAssembly for snappy and lz4).
  */
 import { Consumer, FetchIsolationLevels } from '@platformatic/kafka';
 import { createKafka } from '../../../src/kafka/client.js';
 import { COMPRESSIONS } from '../../../src/kafka/compression.js';
-import type { KafkaPort } from '../../../src/kafka/port.js';
+import type { KafkaClientName, KafkaPort } from '../../../src/kafka/port.js';
 import type { ConsumedRecord } from '../../../src/kafka/records.js';
+import { KAFKA_BACKENDS_UNDER_TEST } from '../../helpers/kafka-backends.js';
 import { testEnv, testLogger, uniqueName } from '../../helpers/servers.js';
 
 const VALUES = Array.from({ length: 50 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(200)}"}`);
 /** Kafka's codec ids, the low three bits of a record batch's attributes. */
 const CODEC_IDS = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const;
 
-async function write(client: 'kafkajs' | 'platformatic', compression: (typeof COMPRESSIONS)[number], topic: string): Promise<void> {
+async function write(client: KafkaClientName, compression: (typeof COMPRESSIONS)[number], topic: string): Promise<void> {
   const port = await createKafka({ ...testEnv().kafka, client, compression }, testLogger(), `codecs-${client}`);
   const producer = await port.producer();
   try {
@@ -37,7 +39,7 @@ async function readAll(port: KafkaPort, topic: string): Promise<string[]> {
   }
 }
 
-/** The codec ids of the record batches partition 0 of `topic` holds, as the broker returns them. */
+/** The codec ids of the record batches partition 0 of `topic` holds, as the broker returns them (a raw fetch, no flowyard code). */
 async function codecsOnBroker(topic: string): Promise<number[]> {
   const consumer = new Consumer({ clientId: 'codecs-raw', bootstrapBrokers: [...testEnv().kafka.brokers], groupId: uniqueName('codecs-raw') });
   try {
@@ -55,30 +57,34 @@ async function codecsOnBroker(topic: string): Promise<number[]> {
   }
 }
 
-describe.each(COMPRESSIONS)('%s', (compression) => {
-  let readers: Record<'kafkajs' | 'platformatic', KafkaPort>;
+const OTHER_BACKENDS = KAFKA_BACKENDS_UNDER_TEST.filter((client) => client !== 'kafkajs');
 
-  beforeAll(async () => {
-    const env = testEnv();
-    readers = {
-      kafkajs: await createKafka({ ...env.kafka, client: 'kafkajs' }, testLogger(), 'codecs-read'),
-      platformatic: await createKafka({ ...env.kafka, client: 'platformatic' }, testLogger(), 'codecs-read'),
-    };
-  });
+describe.each(OTHER_BACKENDS)('%s', (backend) => {
+  describe.each(COMPRESSIONS)('%s', (compression) => {
+    let readers: Partial<Record<KafkaClientName, KafkaPort>>;
 
-  test.each([
-    ['platformatic', 'kafkajs'],
-    ['kafkajs', 'platformatic'],
-  ] as const)('written by %s, read by %s', async (writer, reader) => {
-    const topic = uniqueName(`codecs-${compression}-${writer}`);
-    const admin = readers.kafkajs.admin();
-    try {
-      await admin.createTopics([{ name: topic, partitions: 1, replicationFactor: -1, config: {} }]);
-    } finally {
-      await admin.disconnect();
-    }
-    await write(writer, compression, topic);
-    expect(new Set(await codecsOnBroker(topic))).toEqual(new Set([CODEC_IDS[compression]]));
-    expect(await readAll(readers[reader], topic)).toEqual(VALUES);
+    beforeAll(async () => {
+      const env = testEnv();
+      readers = {
+        kafkajs: await createKafka({ ...env.kafka, client: 'kafkajs' }, testLogger(), 'codecs-read'),
+        [backend]: await createKafka({ ...env.kafka, client: backend }, testLogger(), 'codecs-read'),
+      };
+    });
+
+    test.each([
+      [backend, 'kafkajs'],
+      ['kafkajs', backend],
+    ] as const)('written by %s, read by %s', async (writer, reader) => {
+      const topic = uniqueName(`codecs-${compression}-${writer}`);
+      const admin = readers.kafkajs!.admin();
+      try {
+        await admin.createTopics([{ name: topic, partitions: 1, replicationFactor: -1, config: {} }]);
+      } finally {
+        await admin.disconnect();
+      }
+      await write(writer, compression, topic);
+      expect(new Set(await codecsOnBroker(topic))).toEqual(new Set([CODEC_IDS[compression]]));
+      expect(await readAll(readers[reader]!, topic)).toEqual(VALUES);
+    });
   });
 });
