@@ -5,25 +5,14 @@
  * check makes one connection itself and turns such a refusal into an InvalidInputError naming
  * the settings (exit 2), as the other backends do.
  */
-import type { KafkaConnection, TlsFiles } from '../../config/env.js';
-import { diagnoseTls } from '../../config/tls-check.js';
+import type { KafkaConnection } from '../../config/env.js';
 import { InvalidInputError } from '../../errors.js';
 import { asError } from './errors.js';
 import { commonConfig, confluent } from './library.js';
+import { kafkaTlsCheck } from '../tls-check.js';
 
-/** ApiVersions v0 with correlation id 0x0f1a: what a broker's plaintext listener answers. */
-const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0x0f, 0x1a, 0, 0]);
-const KAFKA_PLAINTEXT = { request: API_VERSIONS, answered: (reply: Buffer) => reply.length >= 8 && reply.readInt32BE(4) === 0x0f1a };
 /** How long the SASL check waits for the broker's metadata before leaving the verdict to the real connections. */
 const SASL_CHECK_MS = 10_000;
-
-/** Rejects with the first TLS mistake (KAFKA_BROKERS order); true when a broker accepted the handshake. */
-async function tlsCheck(brokers: readonly string[], tls: TlsFiles): Promise<boolean> {
-  const verdicts = await Promise.all(brokers.map((address) => diagnoseTls({ prefix: 'KAFKA', address, tls, plaintext: KAFKA_PLAINTEXT })));
-  const mistake = verdicts.find((verdict) => verdict instanceof InvalidInputError);
-  if (mistake) throw mistake;
-  return verdicts.includes('ok');
-}
 
 /** The InvalidInputError for a librdkafka log line reporting a SASL refusal, or undefined. */
 export function saslRefusal(line: string, connection: KafkaConnection): InvalidInputError | undefined {
@@ -96,7 +85,7 @@ export class Preflight {
 
   private async run(): Promise<void> {
     const { brokers, tls, sasl } = this.connection;
-    const tlsAnswered = tls === undefined || (await tlsCheck(brokers, tls));
+    const tlsAnswered = tls === undefined || (await kafkaTlsCheck(brokers, tls));
     const saslAnswered = sasl === undefined || (await saslCheck(this.connection, this.clientId));
     this.passed = tlsAnswered && saslAnswered;
   }

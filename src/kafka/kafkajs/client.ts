@@ -1,12 +1,13 @@
 import kafkajs, { type KafkaConfig, type Producer, type SASLOptions, type Transaction, type logCreator } from 'kafkajs';
-import type { KafkaConnection, KafkaSasl, TlsFiles } from '../../config/env.js';
-import { diagnoseTls, tlsOptions } from '../../config/tls-check.js';
+import type { KafkaConnection, KafkaSasl } from '../../config/env.js';
+import { tlsOptions } from '../../config/tls-check.js';
 import { InvalidInputError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { DEFAULT_COMPRESSION } from '../compression.js';
 import { compressionType, compressionUnavailable, registerCodecs } from './codecs.js';
 import { instrumentConsumer, instrumentProducer } from './instrumentation.js';
 import { dropKafkajsNegativeTimeoutWarnings } from './negative-timeout-warning.js';
+import { kafkaTlsCheck } from '../tls-check.js';
 
 const { Kafka, logLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -79,7 +80,7 @@ type Connectable = { connect(): Promise<void> };
  * of every admin, producer and consumer rejects with an InvalidInputError naming the settings
  * (exit 2), so a user reads which variable to fix instead of a kafkajs stack trace. kafkajs
  * fails SASL at once but retries a TLS handshake error like a network error (about a minute),
- * so with TLS the first connect first checks the handshake itself (tlsCheck).
+ * so with TLS the first connect first checks the handshake itself (kafkaTlsCheck).
  */
 function explainConfigFailures(kafka: KafkaClient, connection: KafkaConnection): void {
   const { brokers, sasl, tls } = connection;
@@ -87,7 +88,7 @@ function explainConfigFailures(kafka: KafkaClient, connection: KafkaConnection):
   const wrap = <T extends Connectable>(client: T): T => {
     const connect = client.connect.bind(client);
     client.connect = async () => {
-      if (tls && !tlsChecked) tlsChecked = await tlsCheck(brokers, tls);
+      if (tls && !tlsChecked) tlsChecked = await kafkaTlsCheck(brokers, tls);
       return connect().catch((error: unknown) => {
         throw (sasl && saslFailure(error, brokers, sasl)) || error;
       });
@@ -98,22 +99,6 @@ function explainConfigFailures(kafka: KafkaClient, connection: KafkaConnection):
   kafka.admin = (...args) => wrap(admin.apply(kafka, args));
   kafka.producer = (...args) => wrap(producer.apply(kafka, args));
   kafka.consumer = (...args) => wrap(consumer.apply(kafka, args));
-}
-
-/** ApiVersions v0 with correlation id 0x0f1a: what a broker's plaintext listener answers. */
-const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0x0f, 0x1a, 0, 0]);
-const KAFKA_PLAINTEXT = { request: API_VERSIONS, answered: (reply: Buffer) => reply.length >= 8 && reply.readInt32BE(4) === 0x0f1a };
-
-/**
- * A TLS handshake with every bootstrap broker at once: rejects with the first configuration
- * mistake (in KAFKA_BROKERS order), true when one accepted, false when none answered (down:
- * kafkajs' retries handle that, and the next connect checks again).
- */
-async function tlsCheck(brokers: readonly string[], tls: TlsFiles): Promise<boolean> {
-  const verdicts = await Promise.all(brokers.map((address) => diagnoseTls({ prefix: 'KAFKA', address, tls, plaintext: KAFKA_PLAINTEXT })));
-  const mistake = verdicts.find((verdict) => verdict instanceof InvalidInputError);
-  if (mistake) throw mistake;
-  return verdicts.includes('ok');
 }
 
 /** The InvalidInputError for a SASL refusal, or undefined for any other error. */

@@ -4,11 +4,12 @@
  * become an InvalidInputError (exit 2), and what an error of the library means (classify).
  */
 import { AuthenticationError, compressionsAlgorithms, GenericError, type BaseOptions, type SASLMechanismValue } from '@platformatic/kafka';
-import type { KafkaConnection, KafkaSasl, TlsFiles } from '../../config/env.js';
-import { diagnoseTls, tlsOptions } from '../../config/tls-check.js';
+import type { KafkaConnection, KafkaSasl } from '../../config/env.js';
+import { tlsOptions } from '../../config/tls-check.js';
 import { InvalidInputError } from '../../errors.js';
 import { DEFAULT_COMPRESSION, type Compression } from '../compression.js';
 import type { KafkaErrorKind } from '../port.js';
+import { kafkaTlsCheck } from '../tls-check.js';
 
 
 const SASL_MECHANISMS: Readonly<Record<KafkaSasl['mechanism'], SASLMechanismValue>> = {
@@ -64,10 +65,6 @@ export function findIn(error: unknown, property: string, value: unknown, depth =
   return undefined;
 }
 
-/** ApiVersions v0 with correlation id 0x0f1a: what a broker's plaintext listener answers. */
-const API_VERSIONS = Buffer.from([0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0x0f, 0x1a, 0, 0]);
-const KAFKA_PLAINTEXT = { request: API_VERSIONS, answered: (reply: Buffer) => reply.length >= 8 && reply.readInt32BE(4) === 0x0f1a };
-
 /**
  * Turns a refused SASL login or TLS handshake into an InvalidInputError naming the settings, the
  * first time a client of the process connects: the library retries both like network errors,
@@ -81,21 +78,13 @@ export class ConnectionCheck {
   /** Runs `connect` (a client's first request); rethrows its error explained when it is a configuration mistake. */
   async run<T>(connect: () => Promise<T>): Promise<T> {
     const { brokers, tls, sasl } = this.connection;
-    if (tls && !this.tlsChecked) this.tlsChecked = await tlsCheck(brokers, tls);
+    if (tls && !this.tlsChecked) this.tlsChecked = await kafkaTlsCheck(brokers, tls);
     try {
       return await connect();
     } catch (error) {
       throw (sasl && saslFailure(error, brokers, sasl)) || error;
     }
   }
-}
-
-/** True when one broker accepted the handshake; rejects with the first configuration mistake; false when none answered. */
-async function tlsCheck(brokers: readonly string[], tls: TlsFiles): Promise<boolean> {
-  const verdicts = await Promise.all(brokers.map((address) => diagnoseTls({ prefix: 'KAFKA', address, tls, plaintext: KAFKA_PLAINTEXT })));
-  const mistake = verdicts.find((verdict) => verdict instanceof InvalidInputError);
-  if (mistake) throw mistake;
-  return verdicts.includes('ok');
 }
 
 /** The InvalidInputError for a SASL refusal by the broker, or undefined for any other error. */
