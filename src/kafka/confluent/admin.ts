@@ -9,6 +9,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { CommittedOffset, KafkaAdmin, NewTopic, PartitionWatermarks, TopicConfigValue } from '../port.js';
 import { commonConfig, confluent } from './library.js';
 import type { Preflight } from './preflight.js';
+import { ConnectOnce } from '../connect-once.js';
 
 /** How long one admin request waits for the broker, ms (the library's default is 5 s; a topic creation on a loaded broker takes longer). */
 const ADMIN_TIMEOUT_MS = 30_000;
@@ -29,7 +30,8 @@ function kafkajsLogger(logger: Logger): KafkaJS.Logger {
 
 export class ConfluentAdmin implements KafkaAdmin {
   private readonly admin: KafkaJS.Admin;
-  private connected: Promise<void> | undefined;
+  /** Connects on first use, after the TLS/SASL preflight. */
+  private readonly connecting = new ConnectOnce(() => this.preflight.check().then(() => this.admin.connect()));
   private configsAdmin: KafkaAdmin | undefined;
 
   constructor(
@@ -43,13 +45,8 @@ export class ConfluentAdmin implements KafkaAdmin {
     this.admin = new Kafka({ ...commonConfig(connection, clientId), kafkaJS: { logger: kafkajsLogger(logger) } } as KafkaJS.CommonConstructorConfig).admin();
   }
 
-  /** Connects on first use; a failed connect is tried again by the next call. */
   private async ready(): Promise<KafkaJS.Admin> {
-    this.connected ??= this.preflight.check().then(() => this.admin.connect()).catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    await this.connected;
+    await this.connecting.ready();
     return this.admin;
   }
 
@@ -123,11 +120,10 @@ export class ConfluentAdmin implements KafkaAdmin {
   }
 
   async disconnect(): Promise<void> {
-    const connected = this.connected;
-    this.connected = undefined;
+    const connected = this.connecting.forget();
     await this.configsAdmin?.disconnect();
     this.configsAdmin = undefined;
-    if (connected !== undefined) await this.admin.disconnect();
+    if (connected) await this.admin.disconnect();
   }
 
   private async existing(topics: readonly string[]): Promise<string[]> {

@@ -31,6 +31,7 @@ import type {
   TransactionOffset,
 } from '../port.js';
 import { classifyKafkajsError } from './errors.js';
+import { ConnectOnce } from '../connect-once.js';
 
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
@@ -127,17 +128,12 @@ class KafkajsTransaction implements KafkaTransaction {
 }
 
 class KafkajsAdmin implements KafkaAdmin {
-  private connected: Promise<void> | undefined;
+  private readonly connecting = new ConnectOnce(() => this.admin.connect());
 
   constructor(private readonly admin: Admin) {}
 
-  /** Connects on first use; a failed connect is tried again by the next call. */
   private async ready(): Promise<Admin> {
-    this.connected ??= this.admin.connect().catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    await this.connected;
+    await this.connecting.ready();
     return this.admin;
   }
 
@@ -208,9 +204,7 @@ class KafkajsAdmin implements KafkaAdmin {
   }
 
   async disconnect(): Promise<void> {
-    const connected = this.connected;
-    this.connected = undefined;
-    if (connected !== undefined) await this.admin.disconnect();
+    if (this.connecting.forget()) await this.admin.disconnect();
   }
 
   private async existing(admin: Admin, topics: readonly string[]): Promise<string[]> {

@@ -3,6 +3,7 @@ import { Admin, ConfigResourceTypes, ConfigSources, FetchIsolationLevels } from 
 import type { KafkaConnection } from '../../config/env.js';
 import type { CommittedOffset, KafkaAdmin, NewTopic, PartitionWatermarks, TopicConfigValue } from '../port.js';
 import { baseOptions, findIn, type ConnectionCheck } from './connection.js';
+import { ConnectOnce } from '../connect-once.js';
 
 /** ListOffsets' special timestamps. */
 const EARLIEST = -2n;
@@ -13,19 +14,15 @@ const LEADER_POLL_MS = 100;
 
 export class PlatformaticAdmin implements KafkaAdmin {
   private readonly admin: Admin;
-  private connected: Promise<void> | undefined;
+  /** The first call checks TLS and SASL (clear errors); later calls go straight on. */
+  private readonly connecting = new ConnectOnce(() => this.check.run(async () => void (await this.admin.metadata({ topics: [] }))));
 
   constructor(connection: KafkaConnection, clientId: string, private readonly check: ConnectionCheck) {
     this.admin = new Admin(baseOptions(connection, clientId));
   }
 
-  /** The first call checks TLS and SASL (clear errors); later calls go straight on. */
   private async ready(): Promise<Admin> {
-    this.connected ??= this.check.run(async () => void (await this.admin.metadata({ topics: [] }))).catch((error: unknown) => {
-      this.connected = undefined;
-      throw error;
-    });
-    await this.connected;
+    await this.connecting.ready();
     return this.admin;
   }
 
@@ -155,7 +152,7 @@ export class PlatformaticAdmin implements KafkaAdmin {
   }
 
   async disconnect(): Promise<void> {
-    this.connected = undefined;
+    this.connecting.forget();
     await this.admin.close();
   }
 }
