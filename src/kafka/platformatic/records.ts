@@ -8,26 +8,46 @@ import type { TopicRecords } from '../port.js';
 
 type Headers = Map<Buffer, Buffer>;
 
-/** Encoded header pairs per headers object: the router's copies of one event share theirs, so they are encoded once. */
-const encodedHeaders = new WeakMap<object, readonly (readonly [Buffer, Buffer])[]>();
+/**
+ * Encoded header pairs per headers object, with their names as strings: the router's copies of
+ * one event share their headers object, so it is encoded once, not once per copy.
+ */
+const encodedHeaders = new WeakMap<object, readonly EncodedHeader[]>();
+/** The library's header map per headers object, for records that carry no foreign headers (the copies of one event share it; the library only reads it). */
+const headerMaps = new WeakMap<object, Headers>();
 
-function encoded(headers: Readonly<Record<string, string | Buffer>>): readonly (readonly [Buffer, Buffer])[] {
+interface EncodedHeader {
+  readonly name: string;
+  readonly key: Buffer;
+  readonly value: Buffer;
+}
+
+function encoded(headers: Readonly<Record<string, string | Buffer>>): readonly EncodedHeader[] {
   let pairs = encodedHeaders.get(headers);
   if (pairs === undefined) {
-    pairs = Object.entries(headers).map(([name, value]) => [Buffer.from(name), Buffer.isBuffer(value) ? value : Buffer.from(value)] as const);
+    pairs = Object.entries(headers).map(([name, value]) => ({ name, key: Buffer.from(name), value: Buffer.isBuffer(value) ? value : Buffer.from(value) }));
     encodedHeaders.set(headers, pairs);
   }
   return pairs;
 }
 
 function headersOf(record: OutgoingRecord): Headers | undefined {
-  if (record.headers === undefined && record.carriedHeaders === undefined) return undefined;
+  const own = record.headers;
+  const carried = record.carriedHeaders;
+  if (own === undefined && carried === undefined) return undefined;
+  if (carried === undefined) {
+    let shared = headerMaps.get(own!);
+    if (shared === undefined) {
+      shared = new Map(encoded(own!).map(({ key, value }) => [key, value]));
+      headerMaps.set(own!, shared);
+    }
+    return shared;
+  }
   // Distinct Buffer keys: a repeated carried name keeps every value, in order.
   const headers: Headers = new Map();
-  const carried = record.carriedHeaders ?? {};
-  for (const [name, value] of encoded(record.headers ?? {})) {
+  for (const { name, key, value } of encoded(own ?? {})) {
     // A name in both (a dead letter's copy of its origin's headers): the carried bytes win, as with kafkajs.
-    if (!(name.toString() in carried)) headers.set(name, value);
+    if (!(name in carried)) headers.set(key, value);
   }
   for (const [name, value] of Object.entries(carried)) {
     const key = Buffer.from(name);
