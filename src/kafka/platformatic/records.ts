@@ -9,45 +9,46 @@ import type { TopicRecords } from '../port.js';
 type Headers = Map<Buffer, Buffer>;
 
 /**
- * Encoded header pairs per headers object, with their names as strings: the router's copies of
- * one event share their headers object, so it is encoded once, not once per copy.
+ * The library's header map per headers object, for records that carry no foreign headers: the
+ * router's copies of one event share their headers object, so it is encoded once, not once per
+ * copy (the library only reads the map).
  */
-const encodedHeaders = new WeakMap<object, readonly EncodedHeader[]>();
-/** The library's header map per headers object, for records that carry no foreign headers (the copies of one event share it; the library only reads it). */
 const headerMaps = new WeakMap<object, Headers>();
+/** The bytes of flowyard's own header names, encoded once per process; bounded, in case a caller names headers freely. */
+const nameBytes = new Map<string, Buffer>();
+const NAMES_KEPT = 64;
 
-interface EncodedHeader {
-  readonly name: string;
-  readonly key: Buffer;
-  readonly value: Buffer;
+function ownName(name: string): Buffer {
+  let bytes = nameBytes.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name);
+    if (nameBytes.size < NAMES_KEPT) nameBytes.set(name, bytes);
+  }
+  return bytes;
 }
 
-function encoded(headers: Readonly<Record<string, string | Buffer>>): readonly EncodedHeader[] {
-  let pairs = encodedHeaders.get(headers);
-  if (pairs === undefined) {
-    pairs = Object.entries(headers).map(([name, value]) => ({ name, key: Buffer.from(name), value: Buffer.isBuffer(value) ? value : Buffer.from(value) }));
-    encodedHeaders.set(headers, pairs);
-  }
-  return pairs;
+function headerBytes(value: string | Buffer): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value);
 }
 
 function headersOf(record: OutgoingRecord): Headers | undefined {
-  const own = record.headers;
+  const own = record.headers ?? {};
   const carried = record.carriedHeaders;
-  if (own === undefined && carried === undefined) return undefined;
   if (carried === undefined) {
-    let shared = headerMaps.get(own!);
+    if (record.headers === undefined) return undefined;
+    let shared = headerMaps.get(own);
     if (shared === undefined) {
-      shared = new Map(encoded(own!).map(({ key, value }) => [key, value]));
-      headerMaps.set(own!, shared);
+      shared = new Map();
+      for (const name in own) shared.set(ownName(name), headerBytes(own[name]!));
+      headerMaps.set(own, shared);
     }
     return shared;
   }
   // Distinct Buffer keys: a repeated carried name keeps every value, in order.
   const headers: Headers = new Map();
-  for (const { name, key, value } of encoded(own ?? {})) {
+  for (const name in own) {
     // A name in both (a dead letter's copy of its origin's headers): the carried bytes win, as with kafkajs.
-    if (!(name in carried)) headers.set(key, value);
+    if (!(name in carried)) headers.set(ownName(name), headerBytes(own[name]!));
   }
   for (const [name, value] of Object.entries(carried)) {
     const key = Buffer.from(name);
