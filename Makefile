@@ -59,10 +59,11 @@ infra-down:
 infra-status:
 	@for s in $$(source infra/lib.sh && echo $$LOCAL_SERVERS); do bash infra/$$s.sh status || true; done
 
-## bench: flowyard next to Java peers (plain copy, Kafka Streams ALOS / EOS v2, Parallel Consumer with a 20 ms HTTP destination, built with Maven by bench/peers/build.sh)
-## and end-to-end latency through real kafka sinks, medians of 3 (Kafka and Redis only: the registry and PostgreSQL would
-## take CPU from a 2-core box); writes bench/results/<time>.json, prints the summary. BENCH_QUICK=1 for a short run;
-## bench/README.md has the knobs and the older figures (BENCH_ONLY). Not part of `make test`
+## bench: flowyard next to Java peers (plain copy, Kafka Streams ALOS / EOS v2 with 1 and 2 stream threads, Parallel Consumer with a 20 ms HTTP destination,
+## built with Maven by bench/peers/build.sh) and end-to-end latency through real kafka sinks, medians of 3; flowyard's router and each destination's
+## worker run in processes of their own as the Helm chart deploys them (BENCH_FLOWYARD_PROCESSES=1: all in one; =per-role,1: both). Kafka and Redis
+## only (the registry and PostgreSQL would take CPU from a 2-core box); writes bench/results/<time>.json, prints the summary. BENCH_QUICK=1 for a
+## short run; bench/README.md has the knobs and the older figures (BENCH_ONLY). Not part of `make test`
 bench: build
 	@FLOWYARD_LOCAL_SERVERS="kafka redis" $(MAKE) --no-print-directory infra-up
 	bash bench/peers/build.sh

@@ -18,7 +18,9 @@
  *                `flowyard run` does, `path: generic` forces the per-record kafka sink through the
  *                generic worker (what flowyard ran before the transactional path); with
  *                `steady: true` it reports ready instead and runs until told to stop (the
- *                latency figure, whose load and measurement are the parent's)
+ *                latency figure, whose load and measurement are the parent's); `roles` and
+ *                `destinations` run part of the plan (the chart's one process per role and
+ *                destination), `progress: true` reports its writes while the parent keeps time
  *
  * Waits go through flowyard's resilience layer (dist/resilience): pollUntil for conditions only
  * polling can see. The signal aborts when the parent goes away, so an orphan stops polling.
@@ -269,32 +271,54 @@ async function flowyard({ yaml, latencies, roles = ['router', 'worker'] }) {
  * Router + workers into real kafka sinks, from after every role started until each
  * destination counted `expected` ok writes (flowyard_writes_total): events/s of the fan-out.
  * `steady`: report ready, run until the parent says stop (it produces and measures).
+ * `roles` / `destinations` pick part of the plan, as `flowyard run --roles worker --destinations a`
+ * does (one process per role and destination, the Helm chart's shape; figures 7 and 8).
+ * `progress`: report ready, then this process's ok writes per destination every POLL_MS (when
+ * they change) until the parent says stop: the parent runs the clock and reads each process's
+ * CPU, the same way for one process and for one per role.
  */
-async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
+async function kafkasink({ yaml, expected, timeoutMs, path, steady = false, progress = false, roles = ['router', 'worker'], destinations }) {
   const env = benchEnv();
   const shared = await createSharedClients(env, benchLogger(env));
   const roundTrips = countRoundTrips(shared.redis);
   const { plan } = parseTopology(yaml, 'bench.yaml', {});
   const overrides = path === 'generic' ? { createSink: (config, context) => createSink(config, context) } : {};
-  const created = await createRoles(plan, shared, { roles: new Set(['router', 'worker']) }, overrides);
+  const created = await createRoles(plan, shared, { roles: new Set(roles), ...(destinations && { destinations: new Set(destinations) }) }, overrides);
   for (const role of created) await role.start();
+  const mine = plan.destinations.filter((d) => roles.includes('worker') && (destinations === undefined || destinations.includes(d.name)));
+  // The client each process really ran (KAFKA_CLIENT from the environment the parent passed on).
+  const about = { path, roles, destinations: mine.map((d) => d.name), kafkaClient: env.kafka.client, pid: process.pid };
+  const written = async () => {
+    const { values } = await shared.metrics.writes.get();
+    const byDestination = Object.fromEntries(mine.map((d) => [d.name, 0]));
+    for (const v of values) if (v.labels.outcome === 'ok' && v.labels.destination in byDestination) byDestination[v.labels.destination] += v.value;
+    return byDestination;
+  };
   try {
-    const joinMs = await untilGroupsStable([plan.groups.router, ...plan.destinations.map((d) => d.group)]);
-    if (steady) {
+    const joinMs = await untilGroupsStable([...(roles.includes('router') ? [plan.groups.router] : []), ...mine.map((d) => d.group)]);
+    if (steady || progress) {
       const delay = loopDelay();
-      await send({ type: 'ready', memory: procMemory(process.pid) });
-      await new Promise((resolve) => process.once('message', resolve));
+      await send({ type: 'ready', memory: procMemory(process.pid), ...about });
+      // The parent's stop, or its going away (an orphan stops too).
+      const stop = new Promise((resolve) => {
+        process.once('message', resolve);
+        orphaned.signal.addEventListener('abort', resolve, { once: true });
+      });
+      let last = '';
+      let stopped = false;
+      void stop.then(() => (stopped = true));
+      while (progress && !stopped) {
+        const counts = await written();
+        const text = JSON.stringify(counts);
+        if (text !== last) await send({ type: 'written', written: counts });
+        last = text;
+        await Promise.race([sleep(POLL_MS), stop]);
+      }
+      await stop;
       const cpu = process.cpuUsage();
-      return { path, joinMs, eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, memoryBeforeStop: procMemory(process.pid), roundTrips: roundTrips() };
+      return { ...about, joinMs, ...(progress && { written: await written() }), eventLoopDelayMs: delay(), cpuSeconds: (cpu.user + cpu.system) / 1e6, memoryBeforeStop: procMemory(process.pid), roundTrips: roundTrips() };
     }
     const started = performance.now();
-    const destinations = plan.destinations.map((d) => d.name);
-    const written = async () => {
-      const { values } = await shared.metrics.writes.get();
-      const byDestination = Object.fromEntries(destinations.map((d) => [d, 0]));
-      for (const v of values) if (v.labels.outcome === 'ok' && v.labels.destination in byDestination) byDestination[v.labels.destination] += v.value;
-      return byDestination;
-    };
     let counts = {};
     let countedAt = started;
     await pollUntil(
@@ -308,7 +332,7 @@ async function kafkasink({ yaml, expected, timeoutMs, path, steady = false }) {
     const elapsedMs = countedAt - started;
     const events = Math.min(...Object.values(counts));
     const cpu = process.cpuUsage();
-    return { path, joinMs, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
+    return { ...about, joinMs, elapsedMs, events, written: counts, timedOut: events < expected, eventsPerSec: events / (elapsedMs / 1000), cpuSeconds: (cpu.user + cpu.system) / 1e6, roundTrips: roundTrips() };
   } finally {
     for (const role of created) await role.stop();
     await closeSharedClients(shared);

@@ -12,8 +12,9 @@
  *   6. router + workers into REAL kafka sinks, fan-out x3 (BENCH_ONLY=kafkasink, not in the
  *      default set): the transactional path vs the generic worker's per-record kafka sink
  *   7. (peers) fan-out x3 throughput next to Java peers in the same run: plain Java copy,
- *      Kafka Streams at_least_once / exactly_once_v2, flowyard router alone, router + REAL
- *      kafka-sink workers; ratios vs Kafka Streams EOS v2 (bench/peers.mjs)
+ *      Kafka Streams at_least_once / exactly_once_v2 (1 and 2 stream threads), flowyard router
+ *      alone, router + REAL kafka-sink workers (a process per role and destination, as the Helm
+ *      chart deploys it); ratios vs Kafka Streams EOS v2 (bench/peers.mjs)
  *   8. (latency) produce -> record in each of 3 REAL kafka sink topics (read_committed) at a
  *      steady rate: flowyard vs Kafka Streams exactly_once_v2 (bench/peers.mjs)
  *
@@ -30,7 +31,10 @@
  * BENCH_SEQ_SECONDS, BENCH_KAFKASINK_EVENTS, BENCH_KAFKASINK_GENERIC_EVENTS, BENCH_MAX_MESSAGE_BYTES (0 = broker
  * default), BENCH_PROFILE=1 (node --cpu-prof of every measured process into
  * bench/results/profiles/), LOG_LEVEL (children; default warn), BENCH_PEERS_EVENTS,
- * BENCH_PEERS_TIMEOUT_MS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DRAIN_MS, BENCH_QUICK=1.
+ * BENCH_PEERS_TIMEOUT_MS, BENCH_LATENCY_RATE, BENCH_LATENCY_SECONDS, BENCH_LATENCY_DRAIN_MS, BENCH_QUICK=1,
+ * BENCH_FLOWYARD_PROCESSES=per-role,1 (figures 7 and 8: flowyard as the Helm chart runs it, a
+ * process per role and destination, and/or all in one process), BENCH_STREAMS_THREADS=1,2
+ * (Kafka Streams' num.stream.threads in figures 7 and 8; 1 always runs).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,7 +51,7 @@ import { HEADER } from '../dist/runtime/headers.js';
 import { newTraceparent, toHeaders } from '../dist/runtime/headers.js';
 import { closeSharedClients, createSharedClients } from '../dist/runtime/shared.js';
 import { parseTopology } from '../dist/topology/load.js';
-import { LATENCY_SYSTEMS, createPeers } from './peers.mjs';
+import { FLOWYARD_PROCESSES, createPeers } from './peers.mjs';
 import { KEYS, PARTITIONS, TOPIC_CONFIG, VALUE_BYTES, benchEnv, benchLogger, cleanup, createBenchTopics, fill, median, procMemory, produceSteadily, sleep, summarize, topologyYaml, uniqueName, waitFor } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +60,16 @@ const repo = process.env.BENCH_REPO ?? join(here, '..');
 const int = (name, fallback) => (process.env[name] ? Number.parseInt(process.env[name], 10) : fallback);
 /** BENCH_QUICK=1: a short run to see that everything works, not figures to quote. */
 const QUICK = process.env.BENCH_QUICK === '1';
+/** A comma-separated knob; `check` names what is wrong with a value, or returns undefined. */
+function list(name, fallback, check) {
+  const values = (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const wrong = values.map(check).filter((problem) => problem !== undefined);
+  if (values.length === 0 || wrong.length > 0) {
+    process.stderr.write(`bench: ${name}=${process.env[name]}: ${wrong.join('; ') || 'empty'}\n`);
+    process.exit(2);
+  }
+  return [...new Set(values)];
+}
 
 const CONFIG = {
   runs: int('BENCH_RUNS', QUICK ? 1 : 3),
@@ -107,6 +121,10 @@ const CONFIG = {
   latency: { rate: int('BENCH_LATENCY_RATE', 1_000), seconds: int('BENCH_LATENCY_SECONDS', QUICK ? 10 : 30), warmupSeconds: 2, drainTimeoutMs: int('BENCH_LATENCY_DRAIN_MS', 15_000) },
   targets: { kafkaSinksVsEos: 0.5, httpVsParallelConsumer: 0.95, routerVsEos: 1.0, latencyP99Ms: 250, routerRatio: 0.7, workerWritesPerSec: 2_000, fanoutP99SlackMs: 25, cascadeP99SlackMs: 25, peakRssMiB: 300 },
   profile: process.env.BENCH_PROFILE === '1',
+  /** Figures 7 and 8: flowyard as the Helm chart runs it (`per-role`: router and each destination's worker in processes of their own) and/or all in one process (`1`). */
+  flowyardProcesses: list('BENCH_FLOWYARD_PROCESSES', 'per-role', (v) => (FLOWYARD_PROCESSES.includes(v) ? undefined : `'${v}' is not one of ${FLOWYARD_PROCESSES.join(', ')}`)),
+  /** Figures 7 and 8: Kafka Streams EOS v2 with these num.stream.threads; 1 (its default, the issue's baseline and the ratios' denominator) always runs. */
+  streamsThreads: [1, ...list('BENCH_STREAMS_THREADS', '1,2', (v) => (/^[1-9]\d?$/.test(v) ? undefined : `'${v}' is not a thread count (1-99)`)).map(Number).filter((n) => n !== 1)],
 };
 
 const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replaceAll(':', '-');
@@ -618,14 +636,19 @@ try {
       results.peers.push(p);
       save();
       const rate = (s) => `${round(p[s].eventsPerSec)}${p[s].timedOut ? ' (cut off)' : ''}`;
+      const streams = CONFIG.streamsThreads.slice(1).map((n) => `, Streams EOS v2 x${n} threads ${rate(`streamsEosT${n}`)}`).join('');
+      const sinks = [['routerKafkaSinks', 'a process per role'], ['routerKafkaSinksOneProcess', 'one process']]
+        .filter(([s]) => p[s])
+        .map(([s, shape]) => `router + kafka sinks, ${shape}, ${rate(s)} (${round(p.ratioVsStreamsEos[s], 3)}x EOS)`)
+        .join(', ');
       say(
-        `[run ${run + 1}] fan-out x3, ${p.events} events, ev/s: Java copy ${rate('copy')}, Streams ALOS ${rate('streamsAlos')}, Streams EOS v2 ${rate('streamsEos')}, ` +
-          `router ${rate('router')} (${round(p.ratioVsStreamsEos.router, 3)}x EOS), router + kafka sinks ${rate('routerKafkaSinks')} (${round(p.ratioVsStreamsEos.routerKafkaSinks, 3)}x EOS); load ${p.load.join(' ')}`,
+        `[run ${run + 1}] fan-out x3, ${p.events} events, ev/s: Java copy ${rate('copy')}, Streams ALOS ${rate('streamsAlos')}, Streams EOS v2 ${rate('streamsEos')}${streams}, ` +
+          `router ${rate('router')} (${round(p.ratioVsStreamsEos.router, 3)}x EOS), ${sinks}; load ${p.load.join(' ')}`,
       );
     }
     if (CONFIG.only.has('latency')) {
       // Alternate who goes first, so neither always meets a warmer broker.
-      for (const system of run % 2 === 0 ? LATENCY_SYSTEMS : [...LATENCY_SYSTEMS].reverse()) {
+      for (const system of run % 2 === 0 ? peers.latencySystems : [...peers.latencySystems].reverse()) {
         const l = await peers.latencyRun(shared, run, system);
         results.latency.push(l);
         save();

@@ -44,7 +44,7 @@ import org.apache.kafka.streams.kstream.Produced;
  *
  * <pre>
  *   java -cp ... dev.flowyard.bench.peers.Peers copy    bootstrap=H:P source=T group=G outputs=A,B,C [compression=lz4]
- *   java -cp ... dev.flowyard.bench.peers.Peers streams bootstrap=H:P source=T group=G outputs=A,B,C guarantee=at_least_once|exactly_once_v2 stateDir=D [compression=lz4]
+ *   java -cp ... dev.flowyard.bench.peers.Peers streams bootstrap=H:P source=T group=G outputs=A,B,C guarantee=at_least_once|exactly_once_v2 stateDir=D [compression=lz4] [threads=1]
  *   java -cp ... dev.flowyard.bench.peers.Peers pc      bootstrap=H:P source=T group=G url=http://... concurrency=64
  * </pre>
  *
@@ -53,11 +53,12 @@ import org.apache.kafka.streams.kstream.Produced;
  * prints {@code READY} once it polls, and the suite counts its requests at the HTTP server.
  *
  * Each prints {@code READY} on stdout once it consumes (the copy: partitions assigned; Streams:
- * state RUNNING), reads from the earliest offset, copies every record's key and value to each
+ * state RUNNING; Streams also prints {@code FIRST} at its first record, which can come before RUNNING), reads from the earliest offset, copies every record's key and value to each
  * output topic, and runs until SIGTERM, when it closes its clients and prints {@code STOPPED}.
  * The suite decides when a run is done from the broker (committed offsets, watermarks), so the
  * peers count nothing themselves. Client settings are the library defaults except the codec
- * (flowyard's default, lz4, so every system compresses the same way) and reading from the start.
+ * (flowyard's default, lz4, so every system compresses the same way), reading from the start, and
+ * Streams' {@code threads} (num.stream.threads, default 1).
  */
 public final class Peers {
   private Peers() {}
@@ -183,6 +184,9 @@ public final class Peers {
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, required(options, "bootstrap"));
     props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, guarantee);
     props.put(StreamsConfig.STATE_DIR_CONFIG, required(options, "stateDir"));
+    // num.stream.threads: 1 is Kafka Streams' default; the suite also runs 2 (one per core of the
+    // bench box) next to flowyard's one process per role and destination (bench/README.md).
+    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, Integer.parseInt(options.getOrDefault("threads", "1")));
     props.put(StreamsConfig.producerPrefix(ProducerConfig.COMPRESSION_TYPE_CONFIG), options.getOrDefault("compression", "lz4"));
     props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
     // Streams does not leave its group on close (it expects to come back); the bench deletes the
@@ -190,7 +194,14 @@ public final class Peers {
     props.put(StreamsConfig.consumerPrefix("internal.leave.group.on.close"), true);
 
     StreamsBuilder builder = new StreamsBuilder();
-    KStream<byte[], byte[]> stream = builder.stream(required(options, "source"), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()));
+    // FIRST when the first record is processed: with more than one stream thread, a thread that
+    // got its tasks works while the client is still REBALANCING (RUNNING waits for every thread),
+    // so the suite's clock starts at whichever of READY and FIRST comes first.
+    AtomicBoolean first = new AtomicBoolean(false);
+    KStream<byte[], byte[]> stream = builder.stream(required(options, "source"), Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+        .peek((key, value) -> {
+          if (!first.get() && first.compareAndSet(false, true)) say("FIRST");
+        });
     for (String output : required(options, "outputs").split(",")) stream.to(output, Produced.with(Serdes.ByteArray(), Serdes.ByteArray()));
 
     CountDownLatch done = new CountDownLatch(1);
