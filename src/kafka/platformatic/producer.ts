@@ -19,6 +19,8 @@ import { javaCompatiblePartitioner, toMessages } from './records.js';
 const MAX_REQUEST_BYTES = 512 * 1024;
 /** ms the broker gives an open transaction before aborting it (the kafkajs backend's 60 s). */
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/** InitProducerId's "no producer id yet": the broker hands out the id's producer with its epoch bumped. */
+const NEW_PRODUCER = { producerId: -1n, producerEpoch: -1 } as const;
 /** Attempts and wait of a TxnOffsetCommit the broker answered retriably (coordinator loading or moving). */
 const OFFSETS_ATTEMPTS = 10;
 const OFFSETS_WAIT_MS = 250;
@@ -73,10 +75,13 @@ export class PlatformaticProducer implements KafkaProducer {
       // Connects and gets a producer id now, so a broker that is down or refuses the login fails the
       // start. A transactional id's InitProducerId happens at the first begin (the library has no
       // other way to it); beginning and cancelling one (nothing reaches the broker for either)
-      // does it now, fencing the previous holder of the id at once.
+      // does it now, fencing the previous holder of the id at once. NEW_PRODUCER: the library
+      // would otherwise send producer id 0 and epoch 0, which the broker reads as "I am producer 0
+      // of this transactional id" (KIP-360) and refuses with PRODUCER_FENCED once the id has
+      // belonged to any other producer, so a worker could never take over an id after a fence.
       await check.run(async () => {
         if (transactionalId === undefined) await producer.initIdempotentProducer({});
-        else await (await producer.beginTransaction()).cancel();
+        else await (await producer.beginTransaction(NEW_PRODUCER)).cancel();
       });
     } catch (error) {
       await producer.close().catch(() => undefined);
