@@ -13,15 +13,16 @@
  * partition about to move commits under the old generation before the next owner reads the
  * committed offset, so no batch is written twice. After every rebalance every assigned
  * partition restarts at its committed offset (none: the log start, or the end when
- * fromBeginning is false), as the kafkajs consumer does.
+ * fromBeginning is false), as the kafkajs consumer does, read stable (KIP-447: a transaction's
+ * offsets count once its commit completed).
  */
-import { Consumer, type ConsumerGroupJoinPayload, type ExtendedGroupProtocolSubscription, type GroupAssignment, type GroupPartitionsAssignments, type ClusterMetadata } from '@platformatic/kafka';
+import { Consumer, kGetApi, type API, type ConsumerGroupJoinPayload, type ExtendedGroupProtocolSubscription, type GroupAssignment, type GroupPartitionsAssignments, type ClusterMetadata, type offsetFetchV9 } from '@platformatic/kafka';
 import type { KafkaConnection } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import { assignBySubscription, SUBSCRIPTION_AWARE_ASSIGNER } from '../assignment.js';
 import type { BatchControls, GroupConsumer, GroupConsumerOptions, TopicPartitions } from '../port.js';
 import { nextOffset, type ConsumedRecord, type TopicPartitionOffset } from '../records.js';
-import { baseOptions, explain, type ConnectionCheck } from './connection.js';
+import { baseOptions, explain, findIn, type ConnectionCheck } from './connection.js';
 import { Fetcher, type PartitionPosition, type PartitionResult } from './fetcher.js';
 
 /** How long the broker may hold a fetch waiting for data, ms: a partition that was busy when the round started waits at most this long. */
@@ -35,7 +36,21 @@ const REBALANCE_TIMEOUT_MS = 60_000;
 /** How long a rejoin waits for the batches in hand, ms: well inside REBALANCE_TIMEOUT_MS, so a handler that never ends cannot cost the membership. */
 const DRAIN_BEFORE_REJOIN_MS = 30_000;
 
+/** Pause before reading committed offsets again while a transaction holding some of them is not yet complete, ms. */
+const UNSTABLE_WAIT_MS = 50;
+
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+type OffsetFetchApi = API<[groups: offsetFetchV9.OffsetFetchRequestGroup[], requireStable: boolean], offsetFetchV9.OffsetFetchResponse>;
+
+/** The group membership an assignment was handed out under: what a TxnOffsetCommit for its partitions must carry (KIP-447). */
+export interface Membership {
+  readonly generationId: number;
+  readonly memberId: string;
+}
+
+/** Thrown by sendOffsets for a partition this member no longer owns, and by a batch's heartbeat once its assignment ended. */
+export class RevokedError extends Error {}
 
 /**
  * Per topic, its partitions go round-robin over the members subscribed to it (assignment.ts): a
@@ -91,6 +106,8 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
   private readonly drained: (() => void)[] = [];
   /** Between a rejoin's start and its assignment: nothing new is fetched or handed over. */
   private rebalancing = false;
+  /** The group's generation and member id of the current assignment (not the library's, which a JoinGroup in progress already moved on). */
+  private membership: Membership | undefined;
 
   constructor(
     private readonly options: GroupConsumerOptions,
@@ -178,6 +195,7 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
   private onJoin(payload: ConsumerGroupJoinPayload): void {
     this.rebalancing = false;
     const generation = ++this.generation;
+    this.membership = { generationId: payload.generationId ?? -1, memberId: payload.memberId };
     this.assignment = (payload.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions].sort((x, y) => x - y) }));
     this.positions.clear();
     this.buffered.clear();
@@ -188,13 +206,56 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
     void this.resolvePositions(generation);
   }
 
+  /**
+   * The generation and member id a TxnOffsetCommit of `offsets` carries: those of the assignment
+   * the batches were handed out under. A partition this member no longer owns is refused here
+   * (the transaction aborts), and a stale generation is refused by the broker (ILLEGAL_GENERATION),
+   * so a batch of a partition that moved never commits under its next owner's generation.
+   */
+  membershipFor(offsets: readonly { readonly topic: string; readonly partition: number }[]): Membership {
+    const owned = new Set(this.assignment.flatMap((a) => a.partitions.map((p) => key(a.topic, p))));
+    const lost = offsets.filter((o) => !owned.has(key(o.topic, o.partition)));
+    if (this.membership === undefined || lost.length > 0) {
+      const which = lost.map((o) => `${o.topic} partition ${o.partition}`).join(', ') || 'its partitions';
+      throw new RevokedError(`group ${this.groupId}: ${which} no longer assigned to this member (a rebalance moved it); the transaction must abort`);
+    }
+    return this.membership;
+  }
+
+  /**
+   * The group's committed offsets with require_stable (KIP-447): a partition whose offsets a
+   * transaction committed but whose commit marker has not reached the group yet is answered
+   * UNSTABLE_OFFSET_COMMIT instead of with the offset before it, which the library's
+   * listCommittedOffsets would return (it never sets require_stable). Without it the next owner
+   * of a partition can start where the previous owner's last transaction began: written twice.
+   */
+  private async stableCommittedOffsets(topics: readonly GroupAssignment[]): Promise<Map<string, bigint>> {
+    const api = await new Promise<OffsetFetchApi>((resolve, reject) =>
+      this.consumer[kGetApi]<Parameters<OffsetFetchApi['async']> extends [unknown, ...infer A] ? A : never, offsetFetchV9.OffsetFetchResponse>('OffsetFetch', (error, found) =>
+        error ? reject(error) : resolve(found as OffsetFetchApi),
+      ),
+    );
+    if (api.version < 8) throw new Error(`the broker answers OffsetFetch only up to v${api.version}; KAFKA_CLIENT=platformatic needs v8 (Kafka 3.0 or newer)`);
+    const coordinator = await this.consumer.findGroupCoordinator();
+    const broker = (await this.consumer.metadata({ topics: [] })).brokers.get(coordinator);
+    if (broker === undefined) throw new Error(`group coordinator ${coordinator} of ${this.groupId} is not among the brokers the cluster lists`);
+    const connection = await this.consumer.connections.get(broker);
+    const request = [{ groupId: this.groupId, memberId: null, memberEpoch: -1, topics: topics.map((a) => ({ name: a.topic, partitionIndexes: [...a.partitions] })) }];
+    const response = await api.async(connection, request, true);
+    const committed = new Map<string, bigint>();
+    for (const group of response.groups) {
+      for (const topic of group.topics) for (const p of topic.partitions) committed.set(key(topic.name, p.partitionIndex), p.committedOffset);
+    }
+    return committed;
+  }
+
   /** Committed offsets of the new assignment, else the log start (or end); retried until known or superseded. */
   private async resolvePositions(generation: number): Promise<void> {
     const topics = this.assignment.filter((a) => a.partitions.length > 0);
     while (generation === this.generation && !this.stopped && topics.length > 0) {
       try {
-        const committed = await this.consumer.listCommittedOffsets({ topics });
-        const missing = topics.map((a) => ({ topic: a.topic, partitions: a.partitions.filter((p) => (committed.get(a.topic)?.[p] ?? -1n) < 0n) })).filter((a) => a.partitions.length > 0);
+        const committed = await this.stableCommittedOffsets(topics);
+        const missing = topics.map((a) => ({ topic: a.topic, partitions: a.partitions.filter((p) => (committed.get(key(a.topic, p)) ?? -1n) < 0n) })).filter((a) => a.partitions.length > 0);
         const fallback = missing.length === 0 ? new Map<string, bigint[]>() : await this.consumer.listOffsets({
           topics: missing.map((a) => a.topic),
           partitions: Object.fromEntries(missing.map((a) => [a.topic, a.partitions])),
@@ -203,13 +264,19 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
         if (generation !== this.generation) return;
         for (const { topic, partitions } of topics) {
           for (const partition of partitions) {
-            const offset = committed.get(topic)?.[partition] ?? -1n;
+            const offset = committed.get(key(topic, partition)) ?? -1n;
             this.positions.set(key(topic, partition), offset >= 0n ? offset : fallback.get(topic)![partition]!);
           }
         }
         this.wake?.();
         return;
       } catch (error) {
+        if (findIn(error, 'apiId', 'UNSTABLE_OFFSET_COMMIT') !== undefined) {
+          // A transaction that committed offsets of these partitions is completing: its marker arrives within moments.
+          this.logger.debug({ group: this.groupId }, 'committed offsets wait for a transaction to complete; reading them again');
+          await new Promise((resolve) => setTimeout(resolve, UNSTABLE_WAIT_MS));
+          continue;
+        }
         this.logger.warn({ group: this.groupId, err: error }, `reading the group's committed offsets failed (${explain(error as Error)}); trying again`);
         await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
       }
@@ -302,8 +369,13 @@ export class PlatformaticGroupConsumer implements GroupConsumer {
   private async handle(batch: Batch): Promise<void> {
     const { topic, partition, records, lastOffset } = batch;
     const controls: BatchControls = {
-      // The library heartbeats on its own timer, independent of how long a batch takes.
-      heartbeat: () => Promise.resolve(),
+      // The library heartbeats on its own timer, independent of how long a batch takes. As kafkajs'
+      // heartbeat, this one rejects once the group rebalances, so a handler retrying a failed
+      // transaction stops and lets the rejoin go on; the batch is fetched again from the committed offset.
+      heartbeat: () =>
+        this.rebalancing || batch.generation !== this.generation
+          ? Promise.reject(new RevokedError(`group ${this.groupId} is rebalancing; ${topic} partition ${partition}'s batch is fetched again from its committed offset`))
+          : Promise.resolve(),
       isRunning: () => this.running && batch.generation === this.generation,
       lastOffset: () => lastOffset.toString(),
     };

@@ -11,14 +11,16 @@ import type { KafkaConnection } from '../../config/env.js';
 import type { Logger } from '../../observability/logger.js';
 import type { GroupConsumer, KafkaProducer, KafkaTransaction, TopicRecords, TransactionOffset } from '../port.js';
 import type { OutgoingRecord } from '../records.js';
-import { baseOptions, classify, explain, producerCompression, type ConnectionCheck } from './connection.js';
-import { PlatformaticGroupConsumer } from './group-consumer.js';
+import { baseOptions, classify, explain, findIn, producerCompression, type ConnectionCheck } from './connection.js';
+import { PlatformaticGroupConsumer, type Membership } from './group-consumer.js';
 import { javaCompatiblePartitioner, toMessages } from './records.js';
 
 /** Bytes of keys and values per produce request: well under the broker's default 1 MB message.max.bytes for one partition's batch. */
 const MAX_REQUEST_BYTES = 512 * 1024;
 /** ms the broker gives an open transaction before aborting it (the kafkajs backend's 60 s). */
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/** TxnOffsetCommit answers that the group moved on from the membership the offsets were sent with. */
+const MEMBERSHIP_REFUSED = ['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'REBALANCE_IN_PROGRESS'];
 /** InitProducerId's "no producer id yet": the broker hands out the id's producer with its epoch bumped. */
 const NEW_PRODUCER = { producerId: -1n, producerEpoch: -1 } as const;
 /** Attempts and wait of a TxnOffsetCommit the broker answered retriably (coordinator loading or moving). */
@@ -162,6 +164,8 @@ class PlatformaticTransaction implements KafkaTransaction {
     return this.serial(async () => {
       if (offsets.length === 0) return;
       if (!(consumer instanceof PlatformaticGroupConsumer)) throw new Error(`sendOffsets: group ${consumer.groupId}'s consumer is not a KAFKA_CLIENT=platformatic consumer`);
+      // Taken before anything reaches the broker, and kept through the retries: a rebalance meanwhile makes the broker refuse it.
+      const membership = consumer.membershipFor(offsets);
       const member = consumer.consumer;
       await this.producer.transaction!.addConsumer(member);
       const topics = new Map<string, txnOffsetCommitV3.TxnOffsetCommitRequestTopic>();
@@ -170,11 +174,11 @@ class PlatformaticTransaction implements KafkaTransaction {
         if (entry === undefined) topics.set(topic, (entry = { name: topic, partitions: [] }));
         entry.partitions.push({ partitionIndex: partition, committedOffset: BigInt(offset), committedLeaderEpoch: -1, committedMetadata: metadata ?? null });
       }
-      await this.commitOffsets(member, [...topics.values()]);
+      await this.commitOffsets(member, membership, [...topics.values()]);
     });
   }
 
-  private async commitOffsets(member: PlatformaticGroupConsumer['consumer'], topics: txnOffsetCommitV3.TxnOffsetCommitRequestTopic[]): Promise<void> {
+  private async commitOffsets(member: PlatformaticGroupConsumer['consumer'], membership: Membership, topics: txnOffsetCommitV3.TxnOffsetCommitRequestTopic[]): Promise<void> {
     const api = await new Promise<TxnOffsetCommitApi>((resolve, reject) =>
       this.producer[kGetApi]<Parameters<TxnOffsetCommitApi['async']> extends [unknown, ...infer A] ? A : never, unknown>('TxnOffsetCommit', (error, found) => (error ? reject(error) : resolve(found as TxnOffsetCommitApi))),
     );
@@ -186,10 +190,13 @@ class PlatformaticTransaction implements KafkaTransaction {
         if (broker === undefined) throw new Error(`group coordinator ${coordinator} of ${member.groupId} is not among the brokers the cluster lists`);
         const connection = await this.producer.connections.get(broker);
         const { producerId, producerEpoch } = this.producer;
-        // The member's generation and id: the broker refuses offsets of a member the group has left behind (KIP-447).
-        await api.async(connection, this.transactionalId, member.groupId, producerId!, producerEpoch!, member.generationId, member.memberId ?? '', null, topics);
+        // The generation and member id of the assignment the batch came from: the broker refuses offsets of a member the group has left behind (KIP-447).
+        await api.async(connection, this.transactionalId, member.groupId, producerId!, producerEpoch!, membership.generationId, membership.memberId, null, topics);
         return;
       } catch (error) {
+        // Refused for the membership: the partitions may have moved; only an abort is safe (the
+        // retry under a newer generation would commit offsets of a partition another member reads).
+        if (MEMBERSHIP_REFUSED.some((id) => findIn(error, 'apiId', id) !== undefined)) throw error;
         if (attempt >= OFFSETS_ATTEMPTS || classify(error) !== 'retriable') throw error;
         this.logger.debug({ group: member.groupId, err: error, attempt }, `committing offsets in the transaction failed (${explain(error as Error)}); trying again`);
         await new Promise((resolve) => setTimeout(resolve, OFFSETS_WAIT_MS));

@@ -4,7 +4,7 @@
  * rebalances twice mid-stream, a second member joining and the first leaving. It holds because
  * a member rejoins only after its batches in hand finished (their transactions commit under the
  * old generation before the partitions move), and every partition then restarts at its
- * committed offset. Fails with records written twice (a batch handled by both members) or
+ * committed offset, read stable (a transaction's offsets count only once its commit completed). Fails with records written twice (a batch handled by both members) or
  * missing (offsets committed past records that were not written).
  */
 import { randomBytes } from 'node:crypto';
@@ -18,15 +18,7 @@ import { eventually, testEnv, testLogger, uniqueName } from '../../helpers/serve
 const RECORDS = 1_200;
 const PARTITIONS = 6;
 
-/**
- * Not platformatic: its group consumer still writes records twice when a member joins and one
- * leaves mid-stream (1,363 of 1,200 in one of two clean-checkout runs on 2026-12-03, after the
- * fix in 8f71f04 passed the first). A known bug of that backend, written in docs/architecture.md
- * and README (KAFKA_CLIENT), not a flake of this test.
- */
-const EXACTLY_ONCE_ACROSS_REBALANCES = KAFKA_BACKENDS_UNDER_TEST.filter((client) => client !== 'platformatic');
-
-describe.each(EXACTLY_ONCE_ACROSS_REBALANCES)('%s', (client) => {
+describe.each(KAFKA_BACKENDS_UNDER_TEST)('%s', (client) => {
   let port: KafkaPort;
   let admin: KafkaAdmin;
 
