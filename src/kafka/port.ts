@@ -15,6 +15,17 @@ export type KafkaClientName = 'kafkajs' | 'confluent' | 'platformatic';
 export interface KafkaPort {
   /** The client library behind the port (logs, metrics, the bench). */
   readonly client: KafkaClientName;
+  /**
+   * True when a transaction's `sendOffsets` carries the consumer group's generation and member
+   * id (KIP-447, TxnOffsetCommit v3+): the broker then refuses the offsets of a member that
+   * lost its partitions in a rebalance, whatever producer sends them, so one transactional
+   * producer per member (any transactional id unique to it) can carry the batches of all its
+   * partitions, as Kafka Streams' exactly_once_v2 does. False when only the transactional id
+   * fences (kafkajs sends the group id alone): a zombie is stopped only by a newer producer
+   * with the same id, so an owner needs one id per input partition, which the partition's next
+   * owner takes over (the pre-KIP-447 model, Kafka Streams' exactly_once v1).
+   */
+  readonly fencesGroupMembers: boolean;
   admin(): KafkaAdmin;
   /** An idempotent producer (acks=all, ordered per partition across retries), connected. */
   producer(options?: ProducerOptions): Promise<KafkaProducer>;

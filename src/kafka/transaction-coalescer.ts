@@ -13,8 +13,8 @@
  * not the broker's state) is retried part by part, each in a transaction of its own, so only
  * the part at fault is refused and the others are not held behind it.
  *
- * A refusal as too large also renews the producer (a new one with the same transactional id,
- * whose InitProducerId starts every sequence number over): kafkajs rolls back the sequence
+ * A refusal as too large also renews the producer (a new one, whose InitProducerId starts
+ * every sequence number over): kafkajs rolls back the sequence
  * numbers of every partition of a refused produce request, though the broker appended the
  * records of its other partitions, so the next transaction's records to one of those would be
  * refused as out of order for ever (or, with the same count of records, dropped as duplicates).
@@ -35,8 +35,10 @@ export interface TransactionPart {
 
 export interface TransactionCoalescerOptions {
   /**
-   * Opens the transactional producer, the same transactional id each time; only this
-   * coalescer runs transactions on it (one at a time), and `close` disconnects it.
+   * Opens the transactional producer: the same transactional id each time (the router), or a
+   * new one each time where fencing does not depend on it (the transactional kafka worker on a
+   * KIP-447 backend). Only this coalescer runs transactions on it (one at a time), and `close`
+   * disconnects it.
    */
   readonly open: () => Promise<KafkaProducer>;
   /** The group whose offsets the transactions commit. */
@@ -48,6 +50,12 @@ export interface TransactionCoalescerOptions {
    * is never split, so a single larger part goes alone). Bounds how much one abort throws away.
    */
   readonly maxRecords?: number;
+  /**
+   * Renews the producer after every failed transaction, not only after a refusal as too large:
+   * for an owner that cannot tell a fenced producer (whose abort may still look fine) from a
+   * transaction that merely failed, a new producer with the same id starts clean either way.
+   */
+  readonly renewAfterFailure?: boolean;
   /** After each committed transaction, with the number of parts it carried (metrics). */
   readonly onCommit?: (parts: number) => void;
   /**
@@ -155,7 +163,7 @@ export class TransactionCoalescer {
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(onCleanupFailed);
-      if (classify(error) === 'too-large') await this.renew(producer);
+      if (this.options.renewAfterFailure === true || classify(error) === 'too-large') await this.renew(producer);
       throw error;
     }
   }

@@ -16,11 +16,19 @@
  * without Redis. A failed transaction is aborted and the batch retried with backoff; the
  * records of a batch keep their offset order, so each partition is written in order.
  *
- * Fencing (the pre-KIP-447 model, as kafkajs has no KIP-447): each input partition has its own
- * transactional id, `<group>/<input topic>/<partition>`. Whoever owns the partition next opens
- * its producer with the same id; that bumps the epoch, aborts a dead owner's open transaction
- * at once, and makes a zombie's (an owner that has not noticed it lost the partition) next
- * commit fail with a fencing error instead of writing a second copy.
+ * Fencing depends on the backend (KafkaPort.fencesGroupMembers):
+ *   - With KIP-447 (confluent, platformatic): the offsets carry the group's generation and
+ *     member id, so the broker refuses them from a member that lost the partition. The worker
+ *     then runs ONE transactional producer (id: transactional-ids.ts, per member) and the
+ *     batches of several partitions share a transaction (TransactionCoalescer), as Kafka
+ *     Streams' exactly_once_v2 runs one producer per thread: the fixed round trips of a
+ *     transaction are paid once for all the batches in hand. A part of a shared transaction is
+ *     still one partition's batch whole, committed with its own offset or not at all.
+ *   - Without (kafkajs; the pre-KIP-447 model): each input partition has its own transactional
+ *     id, `<group>/<input topic>/<partition>`. Whoever owns the partition next opens its
+ *     producer with the same id; that bumps the epoch, aborts a dead owner's open transaction
+ *     at once, and makes a zombie's (an owner that has not noticed it lost the partition) next
+ *     commit fail with a fencing error instead of writing a second copy.
  *
  * Redis is not needed for exactly-once here. Done-keys remain only as a filter for an event id
  * routed twice (a different input record: the router lost its `routed` mark): read with one
@@ -33,6 +41,7 @@ import { produceTransactionally } from '../kafka/producer.js';
 import { nextOffset, withCarried, type ConsumedRecord, type OutgoingRecord } from '../kafka/records.js';
 import { estimateRecordBytes, maxMessageBytes } from '../kafka/message-size.js';
 import { missingTopics } from '../kafka/topics.js';
+import { TransactionCoalescer } from '../kafka/transaction-coalescer.js';
 import { CIRCUIT_STATE_VALUE } from '../observability/metrics.js';
 import { kafkaSinkTopic } from '../sinks/kafka/config.js';
 import type { PlanDestination, WorkerSlice } from '../topology/plan.js';
@@ -41,6 +50,7 @@ import type { DeadLetterClass } from './dead-letter.js';
 import { fromHeaders, toHeaders } from './headers.js';
 import { BROKER_DEFAULT_MAX_MESSAGE_BYTES, TRUNCATED_VALUE_BYTES, truncatedOrigin } from './record-size.js';
 import { retryBatch } from './retry-batch.js';
+import { memberTransactionalId, partitionTransactionalId } from './transactional-ids.js';
 import { RoleLifecycle, type Role } from './role.js';
 import { StepEmitter } from './worker/emitter.js';
 import { AbandonedError } from '../resilience/abort.js';
@@ -51,8 +61,14 @@ export interface KafkaTxWorkerOptions {
   readonly compensation?: boolean;
 }
 
-/** Input partitions transacted at once per worker process at most, whatever `concurrency` says: each is a producer and its connection. */
+/**
+ * Input partitions transacted at once per worker process at most, whatever `concurrency` says:
+ * without KIP-447 each is a producer and its connection; with it, the batches of a shared
+ * transaction, all aborted and retried together when it fails.
+ */
 const MAX_PARTITIONS_AT_ONCE = 16;
+/** Records per shared transaction at most: it ends, and read_committed readers of its topics see it, within one round of batches. */
+const SHARED_TRANSACTION_RECORDS = 10_000;
 /** Waits between tries of recording done-keys after a commit (the transaction must not be repeated). */
 const MARK_BACKOFF = { initialDelayMs: 100, maxDelayMs: 5_000 } as const;
 /** A value this much smaller than every topic's limit cannot make any of its records too large; no need to measure them. */
@@ -91,8 +107,12 @@ export class KafkaTransactionalWorker implements Role {
   private readonly labels: { topology: string; plan: string; destination: string };
   private readonly stopping = new AbortController();
   private consumer: GroupConsumer | undefined;
-  /** One transactional producer per input partition this member owns (created at its first batch). */
+  /** Without KIP-447: one transactional producer per input partition this member owns (created at its first batch). */
   private readonly producers = new Map<number, Promise<KafkaProducer>>();
+  /** With KIP-447: the member's one transactional producer, shared by the batches of all its partitions. */
+  private shared: TransactionCoalescer | undefined;
+  /** The transactional id of the member's producer in use (with KIP-447); a failed transaction opens the next under a new one. */
+  private sharedId: string | undefined;
   private assigned = new Set<number>();
   /** The next offset this member committed per partition, to tell marker-only batches worth a commit. */
   private readonly committed = new Map<number, bigint>();
@@ -149,7 +169,7 @@ export class KafkaTransactionalWorker implements Role {
       throw new RuntimeFailure(`kafka sink of destination ${this.destination.name}: topic ${this.sinkTopic} does not exist; create it with \`flowyard topics create <topology file>\``);
     }
     await this.refreshLimits();
-    this.consumer = kafka.groupConsumer({
+    const consumer = kafka.groupConsumer({
       groupId: this.group,
       topics: [this.inputTopic],
       commitMode: 'manual',
@@ -158,9 +178,37 @@ export class KafkaTransactionalWorker implements Role {
       onAssignment: (assignment) => this.onAssignment(assignment),
       onSkipped: (topic, partition, _first, last) => void this.onSkipped(topic, partition, last),
     });
-    await this.consumer.start();
+    this.consumer = consumer;
+    if (kafka.fencesGroupMembers) {
+      this.shared = await TransactionCoalescer.create({
+        open: () => {
+          // A new id each time (transactional-ids.ts): fencing comes from the group's generation.
+          const transactionalId = memberTransactionalId(this.group, this.inputTopic);
+          this.sharedId = transactionalId;
+          logger.info({ destination: this.destination.name, transactionalId }, 'opening the transactional producer of this member');
+          return kafka.producer({ transactionalId });
+        },
+        consumer,
+        classify: (error) => kafka.classify(error),
+        maxRecords: SHARED_TRANSACTION_RECORDS,
+        // As with a producer per partition: after a failed transaction (fenced, aborted by the coordinator, abort refused) a new producer starts clean.
+        renewAfterFailure: true,
+        onCleanupFailed: (error) =>
+          logger.warn({ err: error, destination: this.destination.name }, 'cleaning up after a failed transaction failed (abort, disconnect or reopening the producer); the broker aborts what is left at its timeout'),
+      });
+    }
+    await consumer.start();
     this.lifecycle.to('running');
-    logger.info({ role: this.name, destination: this.destination.name, input: this.inputTopic, sink: this.sinkTopic }, 'transactional kafka worker running');
+    logger.info(
+      { role: this.name, destination: this.destination.name, input: this.inputTopic, sink: this.sinkTopic, producers: this.shared === undefined ? 'one per input partition' : 'one per member' },
+      'transactional kafka worker running',
+    );
+  }
+
+  /** The transactional ids in use: the member's one (KIP-447), else one per input partition with an open producer (logs, tests). */
+  transactionalIds(): string[] {
+    if (this.sharedId !== undefined) return [this.sharedId];
+    return [...this.producers.keys()].map((partition) => partitionTransactionalId(this.group, this.inputTopic, partition));
   }
 
   /** Graceful: stop fetching; the batch in hand commits in its transaction or not at all; then disconnect. */
@@ -168,8 +216,12 @@ export class KafkaTransactionalWorker implements Role {
     if (!this.lifecycle.beginStop()) return;
     this.stopping.abort();
     this.consumer?.stopFetching();
-    await this.consumer?.disconnect();
+    await this.consumer?.disconnect(); // waits for the batches in hand: no part is left in the shared transactions
     await Promise.all([...this.producers.keys()].map((partition) => this.dropProducer(partition)));
+    await this.shared?.close().catch((error: unknown) => {
+      // A producer whose broker is gone: nothing of it is left to close.
+      this.context.logger.debug({ err: error, destination: this.destination.name }, 'closing the transactional producer failed');
+    });
     this.context.metrics.inFlight.set(this.labels, 0);
     this.lifecycle.to('stopped');
   }
@@ -207,7 +259,7 @@ export class KafkaTransactionalWorker implements Role {
     const mine = new Set(assignment.find((a) => a.topic === this.inputTopic)?.partitions ?? []);
     const lost = [...this.assigned].filter((p) => !mine.has(p));
     this.assigned = mine;
-    // kafkajs rejoins only after the batches in hand finished: no transaction of a lost partition is open.
+    // The group consumer rejoins only after the batches in hand finished: no transaction of a lost partition is open.
     for (const partition of lost) {
       this.committed.delete(partition);
       void this.dropProducer(partition);
@@ -339,22 +391,31 @@ export class KafkaTransactionalWorker implements Role {
     return Math.max(0, Math.min(TRUNCATED_VALUE_BYTES, Math.floor(room / 4)));
   }
 
-  /** One transaction: records, then the input offset, then commit. A failure aborts it and drops the producer (the retry opens a fresh one). */
+  /**
+   * One transaction (or one part of a shared one): records, then the input offset, then
+   * commit. A failure aborts it and renews the producer (the retry runs on a fresh one).
+   */
   private async transact(partition: number, byTopic: ReadonlyMap<string, readonly OutgoingRecord[]>, end: string): Promise<void> {
     const { metrics } = this.context;
     this.transactionsInFlight += 1;
     metrics.inFlight.set(this.labels, this.transactionsInFlight);
     metrics.destinationCalls.inc(this.labels);
     const timer = metrics.writeDuration.startTimer(this.labels);
+    const offsets = [{ topic: this.inputTopic, partition, offset: end }];
     try {
-      const producer = await this.producerFor(partition);
-      await produceTransactionally(producer, this.consumer!, byTopic, [{ topic: this.inputTopic, partition, offset: end }]);
+      if (this.shared !== undefined) {
+        await this.shared.commit({ records: [...byTopic].map(([topic, records]) => ({ topic, records })), offsets });
+      } else {
+        try {
+          await produceTransactionally(await this.producerFor(partition), this.consumer!, byTopic, offsets);
+        } catch (error) {
+          // After a failed transaction (fenced, aborted by the coordinator, abort refused) the
+          // producer's state is unknown; a new one with the same id fences it and starts clean.
+          await this.dropProducer(partition);
+          throw error;
+        }
+      }
       this.committed.set(partition, BigInt(end));
-    } catch (error) {
-      // After a failed transaction (fenced, aborted by the coordinator, abort refused) the
-      // producer's state is unknown; a new one with the same id fences it and starts clean.
-      await this.dropProducer(partition);
-      throw error;
     } finally {
       timer();
       this.transactionsInFlight -= 1;
@@ -403,7 +464,7 @@ export class KafkaTransactionalWorker implements Role {
   private producerFor(partition: number): Promise<KafkaProducer> {
     let producer = this.producers.get(partition);
     if (producer === undefined) {
-      producer = this.context.kafka.producer({ transactionalId: `${this.group}/${this.inputTopic}/${partition}` });
+      producer = this.context.kafka.producer({ transactionalId: partitionTransactionalId(this.group, this.inputTopic, partition) });
       this.producers.set(partition, producer);
     }
     return producer;

@@ -113,6 +113,11 @@ export class TestPipeline {
     for (const role of this.roles) await role.start();
   }
 
+  /** The running role named `name` (e.g. `worker:ledger`), started by start/startWith. */
+  role(name: string): Role | undefined {
+    return this.roles.find((r) => r.name === name);
+  }
+
   /** A PlanHost (hot reload, rollout) on this pipeline's recording sinks; the caller starts and stops it. */
   host(roles: readonly RoleName[], options: Omit<PlanHostOptions, 'overrides'> = {}): PlanHost {
     const host = new PlanHost(this.plan, this.shared, { roles: new Set(roles) }, { ...options, overrides: this.recordingSinks() });

@@ -56,6 +56,8 @@ export function createPort(connection: KafkaConnection, logger: Logger, clientId
 
 class ConfluentPort implements KafkaPort {
   readonly client = 'confluent' as const;
+  /** sendOffsetsToTransaction passes the native consumer's group metadata (KIP-447). */
+  readonly fencesGroupMembers = true;
   private readonly clientId: string;
   private readonly preflight: Preflight;
 

@@ -41,6 +41,8 @@ export function createPort(connection: KafkaConnection, logger: Logger, clientId
 
 class KafkajsPort implements KafkaPort {
   readonly client = 'kafkajs' as const;
+  /** kafkajs' TxnOffsetCommit carries no group generation or member id (no KIP-447). */
+  readonly fencesGroupMembers = false;
 
   constructor(
     private readonly kafka: KafkaClient,

@@ -39,6 +39,7 @@ export function createPort(connection: KafkaConnection, logger: Logger, clientId
   const log = logger.child({ component: 'kafka', client: 'platformatic' });
   return {
     client: 'platformatic',
+    fencesGroupMembers: true, // sendOffsets sends the member's generation and id (producer.ts)
     admin: (): KafkaAdmin => new PlatformaticAdmin(connection, clientId, check),
     producer: (options: ProducerOptions = {}): Promise<KafkaProducer> => PlatformaticProducer.create(connection, clientId, check, log, options.transactionalId),
     groupConsumer: (options: GroupConsumerOptions): GroupConsumer => new PlatformaticGroupConsumer(options, connection, clientId, check, log),

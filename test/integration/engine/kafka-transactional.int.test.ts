@@ -11,6 +11,8 @@ import kafkajs from 'kafkajs';
 import { produce } from '../../../src/kafka/producer.js';
 import type { ConsumedRecord, OutgoingRecord } from '../../../src/kafka/records.js';
 import { HEADER, toHeaders } from '../../../src/runtime/headers.js';
+import { KafkaTransactionalWorker } from '../../../src/runtime/kafka-tx-worker.js';
+import { partitionTransactionalId } from '../../../src/runtime/transactional-ids.js';
 import { eventually } from '../../helpers/servers.js';
 import { TestPipeline } from '../../helpers/pipeline.js';
 import { outsideKafka } from '../../helpers/outside-kafka.js';
@@ -113,13 +115,17 @@ destinations:
     await pipeline.startWith(['router', 'worker']);
     const { records, eventIds } = pipeline.samples(3000, 100);
     const producing = pipeline.produce(records);
-    // What a new owner of the partition does: open a producer with the same transactional id.
-    // The broker bumps the epoch, so the worker's open transaction is aborted and its next
-    // request is refused; the worker must notice, start over with a new producer, and retry.
+    // What a new owner of the partition does (without KIP-447), or a member's producer id taken
+    // over (with it, one producer per member): open a producer with that transactional id. The broker
+    // bumps the epoch, so the worker's open transaction is aborted and its next request is
+    // refused; the worker must notice, start over with a new producer, and retry.
+    const worker = pipeline.role('worker:ledger');
+    if (!(worker instanceof KafkaTransactionalWorker)) throw new Error('the ledger worker is not the transactional one');
+    const transactionalIdOf = (n: number) => (pipeline.shared.kafka.fencesGroupMembers ? worker.transactionalIds()[0]! : partitionTransactionalId(ledger.group, ledger.inputTopic, n % 2));
     let fenced = 0;
     while (pipeline.finished('ledger') < eventIds.length && fenced < 6) {
       await eventually(() => pipeline.finished('ledger') >= (fenced + 1) * 300, 60_000, 10);
-      const zombie = outsideKafka('zombie').producer({ transactionalId: `${ledger.group}/${ledger.inputTopic}/${fenced % 2}`, idempotent: true, maxInFlightRequests: 1 });
+      const zombie = outsideKafka('zombie').producer({ transactionalId: transactionalIdOf(fenced), idempotent: true, maxInFlightRequests: 1 });
       await zombie.connect();
       const transaction = await zombie.transaction();
       await transaction.abort();
@@ -128,6 +134,9 @@ destinations:
     }
     await producing;
     expect(fenced).toBeGreaterThan(0);
+    // The zombies took the worker's own transactional id: a transaction of it was fenced and its batch retried.
+    const retries = (await pipeline.shared.registry.getSingleMetric('flowyard_retries_total')!.get()).values.reduce((sum, v) => sum + v.value, 0);
+    expect(retries).toBeGreaterThan(0);
     expect(await eventually(() => pipeline.finished('ledger') >= eventIds.length, 120_000, 200)).toBe(true);
     await pipeline.stopRoles();
     await expectExactlyOnce(pipeline, `${pipeline.runId}.ledger`, eventIds);

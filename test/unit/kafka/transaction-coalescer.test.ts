@@ -92,7 +92,7 @@ function part(partition: number, count: number, next: number, topics: readonly s
 const keysOf = (t: FakeTransaction, topic: string) => t.records.filter((r) => r.topic === topic).flatMap((r) => r.records.map((x) => x.key));
 const partitionsOf = (t: FakeTransaction) => t.offsets.map((o) => o.partition);
 
-async function coalescer(producer: FakeProducer, extra: { maxRecords?: number; onCleanupFailed?: (e: unknown) => void } = {}) {
+async function coalescer(producer: FakeProducer, extra: { maxRecords?: number; renewAfterFailure?: boolean; onCleanupFailed?: (e: unknown) => void } = {}) {
   const commits: number[] = [];
   const c = await TransactionCoalescer.create({
     open: () => producer.open(),
@@ -103,6 +103,7 @@ async function coalescer(producer: FakeProducer, extra: { maxRecords?: number; o
       throw e;
     }),
     ...(extra.maxRecords !== undefined && { maxRecords: extra.maxRecords }),
+    ...(extra.renewAfterFailure !== undefined && { renewAfterFailure: extra.renewAfterFailure }),
   });
   return { c, commits };
 }
@@ -163,6 +164,22 @@ test('a transaction that fails retriably rejects each of its parts (nothing comm
   await Promise.all([c.commit(part(0, 1, 1)), c.commit(part(1, 1, 2))]);
   expect(producer.transactions.map((t) => t.outcome)).toEqual(['aborted', 'committed']);
   expect(partitionsOf(producer.transactions[1]!)).toEqual([0, 1]);
+});
+
+test('renewAfterFailure: every failed transaction renews the producer (the next transaction runs on a new one); without it only a refusal as too large does', async () => {
+  for (const renewAfterFailure of [true, false]) {
+    const producer = new FakeProducer();
+    const { c } = await coalescer(producer, { renewAfterFailure });
+    producer.failCommit = () => new BrokerDown('PRODUCER_FENCED');
+    await expect(c.commit(part(0, 1, 1))).rejects.toBeInstanceOf(BrokerDown);
+    producer.failCommit = () => undefined;
+    await c.commit(part(0, 1, 1));
+    expect({ renewAfterFailure, producers: producer.transactions.map((t) => [t.producer, t.outcome]), disconnected: producer.disconnected }).toEqual({
+      renewAfterFailure,
+      producers: renewAfterFailure ? [[1, 'aborted'], [2, 'committed']] : [[1, 'aborted'], [1, 'committed']],
+      disconnected: renewAfterFailure ? [1] : [],
+    });
+  }
 });
 
 test('a shared transaction refused as too large is retried part by part: only the part at fault is refused, the others commit once', async () => {
