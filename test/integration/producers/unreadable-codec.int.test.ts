@@ -39,7 +39,9 @@ destinations:
   - name: ledger
     sink: { type: kafka, topic: '{name}.ledger' }
 `,
-    { KAFKA_COMPRESSION: 'zstd' },
+    // The kafkajs backend: it alone decompresses through libraries that can fail to load
+    // (confluent's librdkafka and platformatic read every codec in-process, docs/architecture.md).
+    { KAFKA_COMPRESSION: 'zstd', KAFKA_CLIENT: 'kafkajs' },
     logger,
   );
   const source = pipeline.plan.source.topics[0]!;
