@@ -87,10 +87,11 @@ describe.each(['scram-sha-512', 'scram-sha-256', 'plain'])('%s', (mechanism) => 
   ])('%s: every client kind fails at connect naming the settings; nothing logs the password', async (_case, username, password) => {
     const lines: string[] = [];
     const kafka = await createKafka(saslEnv(mechanism, username, password).kafka, capturingLogger(lines), 'sasl-test');
-    const upper = mechanism.toUpperCase().replace(/-/g, ' ').replace('SHA ', 'SHA'); // kafkajs' spelling: "SCRAM SHA512"
+    // In the parentheses the client library's own reason, worded by each backend's library
+    // (kafkajs: "SASL SCRAM SHA512 authentication failed: ...", platformatic: "SASL authentication failed.: ...").
     const expected = new RegExp(
       `^environment: KAFKA_SASL_PASSWORD: Kafka at ${SASL_BROKER} refused SASL ${mechanism} authentication for KAFKA_SASL_USERNAME="${username}" ` +
-        `\\(SASL ${upper} authentication failed: .*\\); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD \\(or KAFKA_SASL_PASSWORD_FILE\\) and KAFKA_SASL_MECHANISM$`,
+        `\\(SASL .*authentication failed.*\\); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD \\(or KAFKA_SASL_PASSWORD_FILE\\) and KAFKA_SASL_MECHANISM$`,
     );
     const admin = kafka.admin();
     const consumer = kafka.groupConsumer({ groupId: uniqueName('sasl-group'), topics: ['any'], commitMode: 'after-batch', handleBatch: async () => undefined });
@@ -110,8 +111,9 @@ describe.each(['scram-sha-512', 'scram-sha-256', 'plain'])('%s', (mechanism) => 
       expect((error as Error).message).toMatch(expected);
     }
     const logged = lines.join('');
-    expect(logged).toContain('authentication failed'); // kafkajs' own error lines were captured...
-    expect(logged).not.toContain(password); // ...without the password
+    // kafkajs' own error lines go to flowyard's log (the other libraries have no logger hook for them)...
+    if (kafka.client === 'kafkajs') expect(logged).toContain('authentication failed');
+    expect(logged).not.toContain(password); // ...and no line holds the password
   });
 });
 
@@ -124,9 +126,12 @@ test('SASL against the PLAINTEXT listener names KAFKA_SASL_MECHANISM and KAFKA_B
   );
   await admin.disconnect();
   expect(error).toBeInstanceOf(InvalidInputError);
-  expect((error as Error).message).toBe(
-    `environment: KAFKA_SASL_MECHANISM=scram-sha-512: Kafka at ${PLAIN_BROKERS} does not take SASL on this listener (Request is not valid given the current SASL state); ` +
-      'point KAFKA_BROKERS at its SASL listener or unset KAFKA_SASL_MECHANISM',
+  // The broker's reason as the client library words it (platformatic ends it with a full stop).
+  expect((error as Error).message).toMatch(
+    new RegExp(
+      `^environment: KAFKA_SASL_MECHANISM=scram-sha-512: Kafka at ${PLAIN_BROKERS} does not take SASL on this listener \\(Request is not valid given the current SASL state\\.?\\); ` +
+        'point KAFKA_BROKERS at its SASL listener or unset KAFKA_SASL_MECHANISM$',
+    ),
   );
 });
 
