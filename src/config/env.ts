@@ -22,7 +22,7 @@ export interface TlsFiles {
 }
 
 export interface KafkaConnection {
-  /** The client library behind the Kafka port (KAFKA_CLIENT); absent: kafkajs. */
+  /** The client library behind the Kafka port (KAFKA_CLIENT); absent: platformatic. */
   readonly client?: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
@@ -74,7 +74,7 @@ export function loadEnv(vars: Vars = process.env): Env {
   const kafkaSasl = reader.sasl();
   const kafkaTls = reader.tls('KAFKA');
   const compression = reader.oneOf('KAFKA_COMPRESSION', DEFAULT_COMPRESSION, COMPRESSIONS);
-  const kafkaClient = reader.oneOf<KafkaClientName>('KAFKA_CLIENT', 'kafkajs', KAFKA_CLIENT_NAMES);
+  const kafkaClient = reader.oneOf<KafkaClientName>('KAFKA_CLIENT', 'platformatic', KAFKA_CLIENT_NAMES);
   const redisUrl = reader.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
   const redisPassword = reader.secret('REDIS_PASSWORD');
   const redisTls = reader.tls('REDIS', redisUrl?.startsWith('rediss:') ?? false);

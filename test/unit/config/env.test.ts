@@ -128,8 +128,8 @@ test('several secure-connection mistakes are reported together', () => {
 });
 
 describe('KAFKA_CLIENT', () => {
-  test('defaults to kafkajs and takes every backend name, any case', () => {
-    expect(loadEnv({}).kafka.client).toBe('kafkajs');
+  test('defaults to platformatic and takes every backend name, any case', () => {
+    expect(loadEnv({}).kafka.client).toBe('platformatic');
     for (const client of ['kafkajs', 'confluent', 'Platformatic']) expect(loadEnv({ KAFKA_CLIENT: client }).kafka.client).toBe(client.toLowerCase());
   });
 
