@@ -144,7 +144,10 @@ describe('through the CLI, a refused login exits 2 with the message, at once', (
     KAFKA_SASL_USERNAME: USER,
     KAFKA_SASL_PASSWORD: password,
   });
-  const refusal = new RegExp(`^environment: KAFKA_SASL_PASSWORD: Kafka at ${SASL_BROKER} refused SASL scram-sha-512 authentication for KAFKA_SASL_USERNAME="flowyard" \\(SASL SCRAM SHA512 authentication failed: `);
+  // The reason in parentheses is the client library's (its wording differs per KAFKA_CLIENT); flowyard's own parts around it are asserted.
+  const refusal = new RegExp(
+    `^environment: KAFKA_SASL_PASSWORD: Kafka at ${SASL_BROKER} refused SASL scram-sha-512 authentication for KAFKA_SASL_USERNAME="flowyard" \\(.+\\); check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD \\(or KAFKA_SASL_PASSWORD_FILE\\) and KAFKA_SASL_MECHANISM$`,
+  );
 
   test('topics create', async () => {
     const result = await flowyard(['topics', 'create', 'topologies/orders-fanout.yaml'], vars(WRONG));
@@ -159,7 +162,6 @@ describe('through the CLI, a refused login exits 2 with the message, at once', (
     expect(result.signal).toBeNull();
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(refusal)]);
-    expect(result.stdout).toContain('authentication failed'); // the JSON log says it too
     expect(result.stdout + result.stderr).not.toContain(WRONG);
   });
 
